@@ -1,0 +1,68 @@
+"""The library's exception types and the causes kept on synthetic responses.
+
+Exception tree::
+
+    Exception
+     ├── UnexpectedContentTypeError      the response body is not of the expected content type
+     └── ValueError
+          └── InvalidRequestError        a request that cannot be sent safely (absolute URL,
+                                         CR/LF in a header, a path parameter that escapes
+                                         its segment, ...)
+
+Transport failures are never raised to the caller: they become responses with synthetic status
+codes (489, 488, 408) that carry a :class:`TransportFailure` describing the cause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class UnexpectedContentTypeError(Exception):
+    """The response's content type does not match the one asked for in ``json()``."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"expected content type {expected!r}, got {actual!r}")
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidRequestError(ValueError):
+    """A request that cannot be sent safely; the message says which part is wrong."""
+
+
+class FailureKind(enum.Enum):
+    """What went wrong locally when a transport produced a synthetic response."""
+
+    CONNECT = "connect"
+    """The connection could not be established (refused, unreachable, DNS)."""
+    RESET = "reset"
+    """The connection broke while the request or response was in flight."""
+    PROTOCOL = "protocol"
+    """The peer spoke invalid HTTP (bad status line, bad chunked encoding, truncated body)."""
+    TIMEOUT = "timeout"
+    """The attempt's own deadline ran out before the response was complete."""
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    """Redirects exceeded ``max_redirects``."""
+    DEADLINE = "deadline"
+    """No request was sent: the deadline was already spent (low-timeout guard)."""
+    CIRCUIT_OPEN = "circuit_open"
+    """No request was sent: the circuit for the endpoint is open."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """Why a response was synthesised locally instead of received from the server.
+
+    Real server responses have ``failure is None``; so a 408 with a failure means "we timed out"
+    while a 408 without one means "the server said 408".
+    """
+
+    kind: FailureKind
+    exception: BaseException | None = None
+
+    def __str__(self) -> str:
+        if self.exception is None:
+            return self.kind.value
+        return f"{self.kind.value}: {type(self.exception).__name__}: {self.exception}"

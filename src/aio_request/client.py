@@ -1,0 +1,187 @@
+"""The client: turns ``client.request(...)`` into attempts chosen by a strategy.
+
+For each call it fixes the effective deadline (the earliest of the argument, the inherited
+context and the client's default timeout, so a call can shorten but never extend what it
+inherited), normalises the priority against the context, asks the endpoint provider, and runs
+the strategy with a per-call :class:`AttemptSender` that sends attempts through the pipeline and
+classifies their responses.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+
+import yarl
+
+from aio_request._clock import MONOTONIC_CLOCK, Clock
+from aio_request.classify import ResponseClassifier
+from aio_request.context import get_context
+from aio_request.deadline import Deadline, earliest
+from aio_request.endpoint import EndpointProvider
+from aio_request.pipeline import NextModuleFunc
+from aio_request.priority import Priority, normalize_priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse, Response
+from aio_request.strategies.request_strategy import (
+    AttemptKind,
+    AttemptSender,
+    RequestStrategy,
+    ResponseWithVerdict,
+)
+
+Verdicted = ResponseWithVerdict[ClosableResponse]
+
+
+class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
+    __slots__ = ("_classifier", "_deadline", "_endpoint", "_pipeline", "_priority", "_request", "_response")
+
+    def __init__(
+        self,
+        pipeline: NextModuleFunc,
+        classifier: ResponseClassifier,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> None:
+        self._pipeline = pipeline
+        self._classifier = classifier
+        self._endpoint = endpoint
+        self._request = request
+        self._deadline = deadline
+        self._priority = priority
+        self._response: ClosableResponse | None = None
+
+    async def __aenter__(self) -> Verdicted:
+        response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
+        self._response = response
+        try:
+            verdict = self._classifier.classify(response)
+        except BaseException:
+            self._response = None
+            await response.close()
+            raise
+        return ResponseWithVerdict(response, verdict)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            await response.close()
+
+
+class _CallSender(AttemptSender):
+    """Sends the attempts of one call; extra attempts are always admitted for now."""
+
+    __slots__ = ("_classifier", "_pipeline")
+
+    def __init__(self, pipeline: NextModuleFunc, classifier: ResponseClassifier) -> None:
+        self._pipeline = pipeline
+        self._classifier = classifier
+
+    def __call__(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        return _AttemptContext(self._pipeline, self._classifier, endpoint, request, deadline, priority)
+
+    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
+        return True
+
+
+class _RequestContext(AbstractAsyncContextManager[Response]):
+    __slots__ = ("_client", "_deadline", "_priority", "_request", "_strategy", "_strategy_context")
+
+    def __init__(
+        self,
+        client: Client,
+        request: Request,
+        deadline: Deadline | None,
+        priority: Priority | None,
+        strategy: RequestStrategy | None,
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._deadline = deadline
+        self._priority = priority
+        self._strategy = strategy
+        self._strategy_context: AbstractAsyncContextManager[Verdicted] | None = None
+
+    async def __aenter__(self) -> Response:
+        client = self._client
+        context = get_context()
+        deadline = earliest(
+            Deadline.from_timeout(client.timeout, clock=client.clock), self._deadline, context.deadline
+        )
+        priority = self._priority or context.priority or client.priority
+        priority = normalize_priority(priority, context.priority)
+        endpoint = await client.endpoint_provider.get()
+        strategy = self._strategy or client.strategy
+        sender = _CallSender(client.pipeline, client.response_classifier)
+        strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
+        result = await strategy_context.__aenter__()
+        self._strategy_context = strategy_context
+        return result.response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        strategy_context, self._strategy_context = self._strategy_context, None
+        if strategy_context is not None:
+            await strategy_context.__aexit__(exc_type, exc, traceback)
+
+
+class Client:
+    """Sends requests with a strategy; build one with :func:`aio_request.setup`."""
+
+    __slots__ = (
+        "clock",
+        "endpoint_provider",
+        "pipeline",
+        "priority",
+        "response_classifier",
+        "strategy",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        endpoint_provider: EndpointProvider,
+        pipeline: NextModuleFunc,
+        strategy: RequestStrategy,
+        response_classifier: ResponseClassifier,
+        timeout: float,
+        priority: Priority,
+        clock: Clock = MONOTONIC_CLOCK,
+    ) -> None:
+        self.endpoint_provider = endpoint_provider
+        self.pipeline = pipeline
+        self.strategy = strategy
+        self.response_classifier = response_classifier
+        self.timeout = timeout
+        self.priority = priority
+        self.clock = clock
+
+    def request(
+        self,
+        request: Request,
+        *,
+        deadline: Deadline | None = None,
+        priority: Priority | None = None,
+        strategy: RequestStrategy | None = None,
+    ) -> AbstractAsyncContextManager[Response]:
+        """Send ``request``; use as ``async with client.request(get("x")) as response:``.
+
+        ``deadline`` can only shorten the inherited or default one; ``priority`` defaults to the
+        inherited one, else the client's; ``strategy`` overrides the client's for this call.
+        Everything the call opened is closed when the block exits, also on error or cancellation.
+        """
+        return _RequestContext(self, request, deadline, priority, strategy)

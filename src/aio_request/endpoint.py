@@ -1,0 +1,57 @@
+"""Where requests go: a fixed endpoint or one looked up per request."""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from collections.abc import Awaitable, Callable
+
+import yarl
+
+
+def as_endpoint(value: str | yarl.URL) -> yarl.URL:
+    """``value`` as an absolute http(s) :class:`yarl.URL`; anything else raises ``ValueError``."""
+    url = yarl.URL(value) if isinstance(value, str) else value
+    if not isinstance(url, yarl.URL):
+        raise TypeError(f"endpoint must be a str or yarl.URL, got {type(value).__name__}")
+    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"endpoint must be an absolute http(s) URL, got {str(url)!r}")
+    return url
+
+
+class EndpointProvider(abc.ABC):
+    """Gives the endpoint for the next request."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    async def get(self) -> yarl.URL:
+        """The endpoint (an absolute URL)."""
+
+
+class StaticEndpointProvider(EndpointProvider):
+    """Always the same endpoint."""
+
+    __slots__ = ("_endpoint",)
+
+    def __init__(self, endpoint: str | yarl.URL) -> None:
+        self._endpoint = as_endpoint(endpoint)
+
+    async def get(self) -> yarl.URL:
+        """The endpoint given at construction."""
+        return self._endpoint
+
+
+class DelegateEndpointProvider(EndpointProvider):
+    """Asks a sync or async callable returning a ``str`` or :class:`yarl.URL` each time."""
+
+    __slots__ = ("_delegate",)
+
+    def __init__(self, delegate: Callable[[], str | yarl.URL | Awaitable[str | yarl.URL]]) -> None:
+        self._delegate = delegate
+
+    async def get(self) -> yarl.URL:
+        """Call the delegate and validate what it returns."""
+        result = self._delegate()
+        value = await result if inspect.isawaitable(result) else result
+        return as_endpoint(value)

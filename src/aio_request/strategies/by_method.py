@@ -1,0 +1,43 @@
+"""Choose a strategy by the request's HTTP method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+
+import yarl
+
+from aio_request.deadline import Deadline
+from aio_request.priority import Priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+from aio_request.strategies.request_strategy import RequestStrategy, ResponseWithVerdict, SendRequestFunc
+
+
+class MethodBasedStrategy(RequestStrategy):
+    """Delegates to ``strategy_by_method[request.method]``, else to ``default``.
+
+    A method with no strategy and no ``default`` raises :class:`ValueError`.
+    """
+
+    __slots__ = ("_default", "_strategy_by_method")
+
+    def __init__(
+        self, strategy_by_method: Mapping[str, RequestStrategy], *, default: RequestStrategy | None = None
+    ) -> None:
+        self._strategy_by_method = {method.upper(): s for method, s in strategy_by_method.items()}
+        self._default = default
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """The chosen strategy's context."""
+        strategy = self._strategy_by_method.get(request.method, self._default)
+        if strategy is None:
+            raise ValueError(f"no strategy for method {request.method!r}")
+        return strategy.request(send_request, endpoint, request, deadline, priority)

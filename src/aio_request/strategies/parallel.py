@@ -1,0 +1,96 @@
+"""Hedged attempts: start another attempt after a delay unless one was already accepted."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+import yarl
+
+from aio_request._concurrency import staggered_race
+from aio_request._validate import at_least
+from aio_request.classify import ResponseVerdict
+from aio_request.deadline import Deadline
+from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_delays
+from aio_request.priority import Priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+from aio_request.strategies.request_strategy import (
+    AttemptKind,
+    OpenedAttempt,
+    OpenedAttemptContext,
+    RequestStrategy,
+    ResponseWithVerdict,
+    SendRequestFunc,
+    Verdicted,
+    admit_extra_attempt,
+    open_attempt,
+)
+
+
+def _is_accepted(opened: OpenedAttempt[Verdicted]) -> bool:
+    return opened.value.verdict is ResponseVerdict.ACCEPT
+
+
+async def _close(opened: OpenedAttempt[Verdicted]) -> None:
+    await opened.close()
+
+
+class ParallelRequestStrategy(RequestStrategy):
+    """Up to ``attempts_count`` overlapping attempts (hedging).
+
+    Attempt ``k`` starts ``delays_provider(k)`` seconds after attempt ``k-1`` — at once if an
+    attempt is rejected first — unless an attempt was accepted. The first accepted response wins;
+    every other attempt is cancelled and its response closed before the caller's block starts.
+    With no acceptance, the last rejected response is returned. The client's hedge budget may
+    refuse extra attempts.
+    """
+
+    __slots__ = ("_attempts_count", "_delays_provider")
+
+    def __init__(self, *, attempts_count: int = 3, delays_provider: DelaysProvider | None = None) -> None:
+        self._attempts_count = at_least("attempts_count", attempts_count, 1)
+        self._delays_provider = delays_provider if delays_provider is not None else linear_backoff_delays()
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """Race the attempts; the context yields the winner."""
+        if self._attempts_count == 1:
+            return send_request(endpoint, request, deadline, priority)
+        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
+
+    async def _run(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> OpenedAttempt[Verdicted]:
+        async def start(_attempt: int) -> OpenedAttempt[Verdicted]:
+            return await open_attempt(send_request(endpoint, request, deadline, priority))
+
+        def may_start_another(_last_rejected: OpenedAttempt[Verdicted] | None) -> bool:
+            return not deadline.expired and admit_extra_attempt(send_request, AttemptKind.HEDGE)
+
+        return await staggered_race(
+            start,
+            count=self._attempts_count,
+            delay_before=resolve_delays(self._delays_provider, request),
+            is_winner=_is_accepted,
+            discard=_close,
+            may_start_another=may_start_another,
+            sleep=deadline.clock.sleep,
+        )
+
+
+def parallel_strategy(
+    *, attempts_count: int = 3, delays_provider: DelaysProvider | None = None
+) -> RequestStrategy:
+    """Hedged requests (default: 3 attempts, :func:`linear_backoff_delays`)."""
+    return ParallelRequestStrategy(attempts_count=attempts_count, delays_provider=delays_provider)

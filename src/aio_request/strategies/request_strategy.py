@@ -1,0 +1,142 @@
+"""The strategy role: how many attempts, when, and which response the caller gets.
+
+A strategy receives ``send_request`` — a function that sends one attempt and returns an async
+context manager of :class:`ResponseWithVerdict` that closes the response on exit — and returns
+an async context manager of the chosen :class:`ResponseWithVerdict`. It closes every response it
+does not hand over, and owns every task it starts.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import yarl
+
+from aio_request.classify import ResponseVerdict
+from aio_request.deadline import Deadline
+from aio_request.priority import Priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+
+TResponse = TypeVar("TResponse", bound=ClosableResponse)
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResponseWithVerdict(Generic[TResponse]):
+    """A response and the classifier's verdict on it."""
+
+    response: TResponse
+    verdict: ResponseVerdict
+
+
+SendRequestFunc: TypeAlias = Callable[
+    [yarl.URL, Request, Deadline, Priority],
+    AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]],
+]
+"""(endpoint, request, deadline, priority) → a context manager of one attempt's result."""
+
+
+class AttemptKind(enum.Enum):
+    """Why an attempt is sent: the first one, a retry after a failure, or a hedge alongside."""
+
+    FIRST = "first"
+    RETRY = "retry"
+    HEDGE = "hedge"
+
+
+class AttemptSender(abc.ABC):
+    """A ``SendRequestFunc`` that also rations extra attempts (retry and hedge budgets).
+
+    The client passes one of these to strategies; built-in strategies ask
+    :func:`admit_extra_attempt` before every attempt after the first.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def __call__(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """Send one attempt."""
+
+    @abc.abstractmethod
+    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
+        """Whether one more attempt of ``kind`` may be sent now (and account for it if so)."""
+
+
+def admit_extra_attempt(send_request: SendRequestFunc, kind: AttemptKind) -> bool:
+    """Ask ``send_request`` for an extra attempt; plain functions always admit one."""
+    if isinstance(send_request, AttemptSender):
+        return send_request.admit_extra_attempt(kind)
+    return True
+
+
+class OpenedAttempt(Generic[T]):
+    """An entered context manager and the value it gave; :meth:`close` exits it."""
+
+    __slots__ = ("_context", "value")
+
+    def __init__(self, context: AbstractAsyncContextManager[T], value: T) -> None:
+        self._context = context
+        self.value = value
+
+    async def close(self) -> None:
+        """Exit the context (closing the response it holds)."""
+        await self._context.__aexit__(None, None, None)
+
+
+async def open_attempt(context: AbstractAsyncContextManager[T]) -> OpenedAttempt[T]:
+    """Enter ``context`` and keep it open until :meth:`OpenedAttempt.close`."""
+    value = await context.__aenter__()
+    return OpenedAttempt(context, value)
+
+
+Verdicted: TypeAlias = ResponseWithVerdict[ClosableResponse]
+
+
+class OpenedAttemptContext(AbstractAsyncContextManager[Verdicted]):
+    """Runs a coroutine that opens the chosen attempt; closes it when the block exits."""
+
+    __slots__ = ("_opened", "_opener")
+
+    def __init__(self, opener: Coroutine[Any, Any, OpenedAttempt[Verdicted]]) -> None:
+        self._opener = opener
+        self._opened: OpenedAttempt[Verdicted] | None = None
+
+    async def __aenter__(self) -> Verdicted:
+        self._opened = await self._opener
+        return self._opened.value
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.close()
+
+
+class RequestStrategy(abc.ABC):
+    """Decides when to send attempts and which result the caller gets."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """Send ``request`` as the strategy sees fit; the context yields the chosen result."""

@@ -1,0 +1,97 @@
+"""Attempts one after another, with a delay between them."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+import yarl
+
+from aio_request._validate import at_least
+from aio_request.classify import ResponseVerdict
+from aio_request.deadline import Deadline
+from aio_request.deadlines import DeadlineProvider, pass_deadline_through
+from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_delays
+from aio_request.priority import Priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+from aio_request.strategies.request_strategy import (
+    AttemptKind,
+    OpenedAttempt,
+    OpenedAttemptContext,
+    RequestStrategy,
+    ResponseWithVerdict,
+    SendRequestFunc,
+    Verdicted,
+    admit_extra_attempt,
+    open_attempt,
+)
+
+
+class SequentialRequestStrategy(RequestStrategy):
+    """Up to ``attempts_count`` attempts, each after the previous one was rejected.
+
+    Before attempt ``k`` it waits ``delays_provider(k)`` seconds; it stops early, returning the
+    last response, when the remaining deadline is shorter than that delay or the client's retry
+    budget refuses. Each attempt's deadline comes from ``deadline_provider``.
+    """
+
+    __slots__ = ("_attempts_count", "_deadline_provider", "_delays_provider")
+
+    def __init__(
+        self,
+        *,
+        attempts_count: int = 3,
+        delays_provider: DelaysProvider | None = None,
+        deadline_provider: DeadlineProvider | None = None,
+    ) -> None:
+        self._attempts_count = at_least("attempts_count", attempts_count, 1)
+        self._delays_provider = delays_provider if delays_provider is not None else linear_backoff_delays()
+        self._deadline_provider = (
+            deadline_provider if deadline_provider is not None else pass_deadline_through()
+        )
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """Run the attempts; the context yields the first accepted or the last response."""
+        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
+
+    async def _run(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> OpenedAttempt[Verdicted]:
+        attempts_count = self._attempts_count
+        delays = resolve_delays(self._delays_provider, request)
+        attempt = 0
+        while True:
+            attempt_deadline = self._deadline_provider(deadline, attempt, attempts_count)
+            opened = await open_attempt(send_request(endpoint, request, attempt_deadline, priority))
+            attempt += 1
+            if opened.value.verdict is ResponseVerdict.ACCEPT or attempt >= attempts_count:
+                return opened
+            delay = delays(attempt)
+            if deadline.timeout < delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
+                return opened
+            await opened.close()
+            await deadline.clock.sleep(delay)
+
+
+def sequential_strategy(
+    *,
+    attempts_count: int = 3,
+    delays_provider: DelaysProvider | None = None,
+    deadline_provider: DeadlineProvider | None = None,
+) -> RequestStrategy:
+    """Sequential retries (default: 3 attempts, :func:`linear_backoff_delays`, whole deadline each)."""
+    return SequentialRequestStrategy(
+        attempts_count=attempts_count, delays_provider=delays_provider, deadline_provider=deadline_provider
+    )
