@@ -66,6 +66,7 @@ from aio_request.transport import Transport
 from aio_request.url import PathParameters, QueryParameters
 
 if TYPE_CHECKING:
+    from aio_request.server.aiohttp import aiohttp_middleware_factory, aiohttp_timeout
     from aio_request.transports.aiohttp import AioHttpDnsResolver, AioHttpTransport
     from aio_request.transports.httpx import HttpxTransport
 
@@ -108,6 +109,8 @@ __all__ = [
     "Transport",
     "TransportModule",
     "UnexpectedContentTypeError",
+    "aiohttp_middleware_factory",
+    "aiohttp_timeout",
     "build_pipeline",
     "constant_delays",
     "delete",
@@ -138,6 +141,8 @@ _LAZY = {
     "AioHttpTransport": ("aio_request.transports.aiohttp", "aiohttp"),
     "AioHttpDnsResolver": ("aio_request.transports.aiohttp", "aiohttp"),
     "HttpxTransport": ("aio_request.transports.httpx", "httpx"),
+    "aiohttp_middleware_factory": ("aio_request.server.aiohttp", "aiohttp"),
+    "aiohttp_timeout": ("aio_request.server.aiohttp", "aiohttp"),
 }
 
 

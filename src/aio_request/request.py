@@ -25,7 +25,7 @@ from aio_request.url import (
 Headers: TypeAlias = Mapping[str, str] | CIMultiDictProxy[str] | CIMultiDict[str]
 """Request headers: any mapping of names to values, or a multidict for repeated names."""
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
 
@@ -50,7 +50,7 @@ def _validated_headers(headers: Headers | None) -> CIMultiDictProxy[str]:
 
 def _add_headers(target: CIMultiDict[str], headers: Headers) -> None:
     for name, value in headers.items():
-        if not isinstance(name, str) or _TOKEN.match(name) is None:
+        if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
             raise InvalidRequestError(f"invalid header name {name!r}")
         if not isinstance(value, str):
             raise TypeError(f"header {name!r} must have a str value, got {type(value).__name__}")
@@ -103,7 +103,7 @@ class Request:
         allow_redirects: bool = True,
         max_redirects: int = 10,
     ) -> None:
-        if not isinstance(method, str) or _TOKEN.match(method) is None:
+        if not isinstance(method, str) or _TOKEN.fullmatch(method) is None:
             raise InvalidRequestError(f"invalid method {method!r}")
         if body is not None and not isinstance(body, bytes | bytearray | memoryview):
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")

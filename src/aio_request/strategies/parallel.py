@@ -85,7 +85,7 @@ class ParallelRequestStrategy(RequestStrategy):
             is_winner=_is_accepted,
             discard=_close,
             may_start_another=may_start_another,
-            sleep=deadline.clock.sleep,
+            clock=deadline.clock,
         )
 
 

@@ -1,0 +1,87 @@
+"""Single attempt, retry-until-deadline and method-based strategies."""
+
+from __future__ import annotations
+
+import pytest
+
+from aio_request import (
+    Deadline,
+    MethodBasedStrategy,
+    Priority,
+    constant_delays,
+    get,
+    post,
+    request,
+    retry_until_deadline_expired,
+    sequential_strategy,
+    single_attempt_strategy,
+)
+from aio_request.testing import FakeClock
+from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
+
+
+async def test_single_attempt_returns_whatever_it_gets() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0), (200, 0)])
+    async with single_attempt_strategy().request(
+        sender, ENDPOINT, get("x"), Deadline.from_timeout(1, clock=clock), Priority.LOW
+    ) as result:
+        assert result.response.status == 503
+    assert sender.closed == [0]
+
+
+async def test_retry_until_deadline_repeats_the_inner_strategy_until_accepted() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0)] * 5 + [(200, 0)])
+    strategy = retry_until_deadline_expired(
+        sequential_strategy(attempts_count=2, delays_provider=constant_delays(delay=0.1)),
+        delays_provider=constant_delays(delay=0.2),
+    )
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work) == 200
+    assert len(sender.started_at) == 6
+    assert sender.open_attempts == []
+
+
+async def test_retry_until_deadline_stops_when_time_runs_out() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0)] * 100)
+    strategy = retry_until_deadline_expired(
+        single_attempt_strategy(), delays_provider=constant_delays(delay=0.3)
+    )
+    deadline = Deadline.from_timeout(1, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work) == 503
+    assert len(sender.started_at) == 4
+    assert clock.now() < 1.0
+
+
+async def test_method_based_strategy_picks_by_method_or_default() -> None:
+    clock = FakeClock()
+    deadline = Deadline.from_timeout(1, clock=clock)
+    strategy = MethodBasedStrategy(
+        {"GET": sequential_strategy(delays_provider=constant_delays(delay=0))},
+        default=single_attempt_strategy(),
+    )
+    for req, expected_attempts in ((get("x"), 3), (post("x"), 1)):
+        sender = ScriptedSender(clock, [(503, 0)] * 3)
+
+        async def work() -> None:
+            async with strategy.request(sender, ENDPOINT, req, deadline, Priority.NORMAL):  # noqa: B023
+                pass
+
+        await run_on_clock(clock, work)
+        assert len(sender.started_at) == expected_attempts
+    with pytest.raises(ValueError, match="no strategy for method 'PUT'"):
+        MethodBasedStrategy({}).request(
+            ScriptedSender(clock, []), ENDPOINT, request("PUT", "x"), deadline, Priority.NORMAL
+        )

@@ -1,0 +1,103 @@
+"""Hedged attempts: the first ACCEPT wins, losers are cancelled and closed, nothing leaks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aio_request import Deadline, Priority, constant_delays, get, parallel_strategy
+from aio_request.testing import FakeClock
+from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
+
+
+async def race(
+    clock: FakeClock, sender: ScriptedSender, *, attempts_count: int = 3, delay: float = 0.1
+) -> tuple[int, list[int]]:
+    strategy = parallel_strategy(attempts_count=attempts_count, delays_provider=constant_delays(delay=delay))
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> tuple[int, list[int]]:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status, sender.open_attempts
+
+    return await run_on_clock(clock, work)
+
+
+async def test_a_fast_hedge_wins_and_the_slow_attempt_is_cancelled_before_the_body() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(200, 1.0), (201, 0.05), (202, 0)])
+    status, open_inside = await race(clock, sender)
+    assert status == 201
+    assert sender.started_at == pytest.approx([0, 0.1], abs=0.011), "won before the third was due"
+    assert open_inside == [1], "only the winner is open while the caller reads it"
+    assert sender.cancelled == [0]
+    assert sender.open_attempts == []
+
+
+async def test_a_rejection_starts_the_next_attempt_at_once() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0.02), (200, 0.02)])
+    status, _ = await race(clock, sender, attempts_count=2, delay=0.5)
+    assert status == 200
+    assert sender.started_at == pytest.approx([0, 0.02], abs=0.011)
+
+
+async def test_never_more_than_attempts_count_and_a_rejection_is_returned() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0.01)] * 5)
+    status, open_inside = await race(clock, sender, attempts_count=3)
+    assert status == 503
+    assert len(sender.started_at) == 3
+    assert len(open_inside) == 1
+    assert sender.open_attempts == []
+
+
+async def test_first_attempt_accepted_before_the_delay_sends_no_hedge() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(200, 0.05), (200, 0)])
+    status, _ = await race(clock, sender)
+    assert status == 200
+    assert len(sender.started_at) == 1
+
+
+async def test_an_attempt_error_propagates_unwrapped_and_cancels_the_rest() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(200, 5), (200, 0.01)])
+    sender.failing_attempt = 1
+    with pytest.raises(RuntimeError, match="attempt 1 failed"):
+        await race(clock, sender, attempts_count=2)
+    assert sender.cancelled == [0]
+    assert sender.open_attempts == []
+
+
+async def test_cancelling_the_caller_mid_race_leaves_no_task_and_nothing_open() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(200, 5), (200, 5), (200, 5)])
+    strategy = parallel_strategy(attempts_count=3, delays_provider=constant_delays(delay=0.1))
+    deadline = Deadline.from_timeout(10, clock=clock)
+    before = asyncio.all_tasks()
+
+    async def call() -> None:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL):
+            pass
+
+    task = asyncio.ensure_future(call())
+    for _ in range(30):
+        for _ in range(10):
+            await asyncio.sleep(0)
+        await clock.advance(0.01)
+    assert len(sender.started_at) == 3
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(sender.cancelled) == [0, 1, 2]
+    assert asyncio.all_tasks() == before
+
+
+async def test_single_attempt_count_sends_one() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0), (200, 0)])
+    status, _ = await race(clock, sender, attempts_count=1)
+    assert status == 503
+    assert len(sender.started_at) == 1

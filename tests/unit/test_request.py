@@ -1,0 +1,218 @@
+"""Request building: builders, URL templates, parameters, headers and the safety rules."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Callable
+
+import pytest
+import yarl
+from hypothesis import given
+from hypothesis import strategies as st
+
+import aio_request
+from aio_request import Header, Method, Request
+
+ENDPOINT = yarl.URL("http://127.0.0.1:8080/api/")
+
+
+def url_of(request: Request, endpoint: yarl.URL = ENDPOINT) -> str:
+    return str(request.build_url(endpoint))
+
+
+@pytest.mark.parametrize(
+    ("builder", "method"),
+    [
+        (aio_request.get, Method.GET),
+        (aio_request.delete, Method.DELETE),
+        (aio_request.post, Method.POST),
+        (aio_request.put, Method.PUT),
+        (aio_request.patch, Method.PATCH),
+    ],
+)
+def test_builders_set_the_method(builder: Callable[..., Request], method: str) -> None:
+    request = builder("thing")
+    assert request.method == method
+    assert url_of(request) == "http://127.0.0.1:8080/api/thing"
+
+
+def test_post_body_is_sent_as_given() -> None:
+    assert aio_request.post("x", b"\x00raw").body == b"\x00raw"
+    assert aio_request.request("PUT", "x", body=b"b").method == "PUT"
+
+
+@pytest.mark.parametrize(
+    ("builder", "method"),
+    [(aio_request.post_json, "POST"), (aio_request.put_json, "PUT"), (aio_request.patch_json, "PATCH")],
+)
+def test_json_builders_encode_and_set_content_type(builder: Callable[..., Request], method: str) -> None:
+    request = builder("x", {"name": "Ada", "n": 1})
+    assert request.method == method
+    assert request.headers[Header.CONTENT_TYPE] == "application/json"
+    assert request.body is not None
+    assert json.loads(request.body) == {"name": "Ada", "n": 1}
+
+
+def test_request_json_keeps_bytes_and_options() -> None:
+    request = aio_request.request_json(
+        "POST", "x", b'{"a":1}', content_type="application/vnd.x+json", encoding="utf-16"
+    )
+    assert request.body == b'{"a":1}'
+    assert request.headers[Header.CONTENT_TYPE] == "application/vnd.x+json"
+    encoded = aio_request.post_json("x", {"a": "é"}, encoding="utf-16", dumps=lambda d: json.dumps(d))
+    assert encoded.body == json.dumps({"a": "é"}).encode("utf-16")
+
+
+def test_explicit_content_type_header_wins_over_the_json_default() -> None:
+    request = aio_request.post_json("x", {}, headers={"content-type": "text/json"})
+    assert request.headers.getall(Header.CONTENT_TYPE) == ["text/json"]
+
+
+def test_request_is_keyword_only_and_immutable() -> None:
+    request = Request(method="GET", url="x")
+    with pytest.raises(TypeError):
+        Request("GET", "x")  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        request.method = "POST"
+
+
+def test_path_parameters_are_filled_and_stringified() -> None:
+    request = aio_request.get("users/{id}/orders/{order}", path_parameters={"id": 42, "order": "a b"})
+    assert url_of(request) == "http://127.0.0.1:8080/api/users/42/orders/a%20b"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_segment"),
+    [
+        ("../admin", "..%2Fadmin"),
+        ("a/b?x=1", "a%2Fb%3Fx%3D1"),
+        ("#frag", "%23frag"),
+        ("100%", "100%25"),
+        ("żółw", "%C5%BC%C3%B3%C5%82w"),
+    ],
+)
+def test_path_parameter_values_stay_in_one_segment(value: str, expected_segment: str) -> None:
+    url = aio_request.get("users/{id}", path_parameters={"id": value}).build_url(ENDPOINT)
+    assert url.raw_path == f"/api/users/{expected_segment}"
+    assert url.host == "127.0.0.1"
+    assert url.path.startswith("/api/users/")
+    assert url.raw_query_string == ""
+    assert url.fragment == ""
+
+
+@pytest.mark.parametrize("value", ["", ".", ".."])
+def test_path_parameter_values_that_would_move_the_path_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="path parameter 'id'"):
+        aio_request.get("users/{id}", path_parameters={"id": value})
+
+
+def test_missing_path_parameter_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"'id' .* is missing"):
+        aio_request.get("users/{id}")
+
+
+@pytest.mark.parametrize("url", ["http://evil/x", "https://evil", "//evil/x", yarl.URL("http://evil/")])
+def test_absolute_and_scheme_relative_urls_are_refused(url: str | yarl.URL) -> None:
+    with pytest.raises(ValueError, match="relative"):
+        aio_request.get(url)
+
+
+@pytest.mark.parametrize("url", ["../x", "a/../../x", "./x"])
+def test_dot_segments_in_templates_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="dot segments"):
+        aio_request.get(url)
+
+
+def test_a_leading_slash_stays_on_the_endpoint_path() -> None:
+    assert url_of(aio_request.get("/thing")) == "http://127.0.0.1:8080/api/thing"
+    assert url_of(aio_request.get("thing"), yarl.URL("http://h/api")) == "http://h/api/thing"
+    assert url_of(aio_request.get("thing"), yarl.URL("http://h")) == "http://h/thing"
+
+
+def test_query_parameters_mapping_pairs_none_and_repeats() -> None:
+    request = aio_request.get(
+        "search?fixed=1",
+        query_parameters={"q": "a b&c", "skip": None, "tag": ["x", "y"], "n": 3, "flag": True},
+    )
+    url = request.build_url(ENDPOINT)
+    assert url.query.getall("fixed") == ["1"]
+    assert url.query.getall("q") == ["a b&c"]
+    assert "skip" not in url.query
+    assert url.query.getall("tag") == ["x", "y"]
+    assert url.query["n"] == "3"
+    assert url.query["flag"] == "true"
+    pairs = aio_request.get("s", query_parameters=[("a", "1"), ("a", "2")]).build_url(ENDPOINT)
+    assert pairs.query.getall("a") == ["1", "2"]
+
+
+def test_unsupported_query_value_types_are_refused() -> None:
+    with pytest.raises(TypeError, match="'q'"):
+        aio_request.get("s", query_parameters={"q": object()})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"headers": {"X-A": "1\r\nX-Injected: 1"}},
+        {"headers": {"X-A\n": "1"}},
+        {"query_parameters": {"q": "a\r\nb"}},
+        {"path_parameters": {"id": "a\nb"}},
+    ],
+)
+def test_cr_lf_anywhere_is_a_clear_error(kwargs: dict[str, object]) -> None:
+    template = "u/{id}" if "path_parameters" in kwargs else "u"
+    with pytest.raises(ValueError, match=r"CR, LF|invalid header name"):
+        aio_request.get(template, **kwargs)  # type: ignore[arg-type]
+
+
+def test_update_headers_replaces_and_extend_headers_adds() -> None:
+    request = aio_request.get("x", headers={"X-A": "1", "X-B": "2"})
+    updated = request.update_headers({"x-a": "3"})
+    assert updated.headers.getall("X-A") == ["3"]
+    assert updated.headers["X-B"] == "2"
+    extended = request.extend_headers({"X-A": "4"})
+    assert extended.headers.getall("X-A") == ["1", "4"]
+    assert request.headers.getall("X-A") == ["1"], "the original is unchanged"
+    assert extended.url == request.url
+
+
+def test_invalid_max_redirects_and_body_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
+        aio_request.get("x", max_redirects=-1)
+    with pytest.raises(TypeError, match="body must be bytes"):
+        aio_request.post("x", "text")  # type: ignore[arg-type]
+
+
+_segment_text = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=30
+)
+
+
+@given(value=_segment_text)
+def test_any_path_parameter_stays_in_its_segment_and_round_trips(value: str) -> None:
+    try:
+        request = aio_request.get("users/{id}/info", path_parameters={"id": value})
+    except ValueError:
+        assert value in ("", ".", "..")
+        return
+    url = request.build_url(ENDPOINT)
+    assert url.scheme == "http"
+    assert url.host == "127.0.0.1"
+    assert url.port == 8080
+    segments = url.raw_path.split("/")
+    assert segments[:3] == ["", "api", "users"]
+    assert segments[4:] == ["info"]
+    assert yarl.URL.build(path="/" + segments[3], encoded=True).path[1:] == value
+
+
+@given(
+    pairs=st.lists(
+        st.tuples(st.text(string.ascii_letters, min_size=1, max_size=5), _segment_text), max_size=5
+    )
+)
+def test_any_query_values_round_trip(pairs: list[tuple[str, str]]) -> None:
+    url = aio_request.get("q", query_parameters=pairs).build_url(ENDPOINT)
+    assert url.host == "127.0.0.1"
+    assert url.path == "/api/q"
+    assert list(url.query.items()) == pairs
