@@ -1,0 +1,331 @@
+"""The aiohttp transport and a caching, self-refreshing DNS resolver for aiohttp.
+
+:class:`AioHttpTransport` sends each attempt with :meth:`aiohttp.ClientSession.request` and maps
+every failure once to a synthetic response (see :class:`~aio_request.transport.Transport`).
+The attempt is bounded twice on purpose: aiohttp's ``ClientTimeout(total=...)`` gives clean
+timeout errors and keeps bounding the body of an unbuffered response after :meth:`send`
+returns, while :func:`asyncio.timeout` around the whole attempt is the hard limit that also
+covers connect retries and anything aiohttp does not time itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import socket
+from typing import Final
+
+import aiohttp
+import aiohttp.abc
+import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from aio_request._clock import MONOTONIC_CLOCK, Clock
+from aio_request._errors import FailureKind, TransportFailure
+from aio_request._validate import at_least, positive
+from aio_request.headers import Header
+from aio_request.request import Request
+from aio_request.response import BufferedResponse, ClosableResponse, EmptyResponse
+from aio_request.transport import Transport
+
+__all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
+
+_log = logging.getLogger(__name__)
+
+_NO_TIMEOUT_LEFT: Final = "the attempt's timeout was spent before anything was sent"
+
+
+class AioHttpTransport(Transport):
+    """Sends attempts through an :class:`aiohttp.ClientSession` the caller owns (and closes).
+
+    - ``network_errors_code`` (489): status of the synthetic response for a connect failure, a
+      reset connection or invalid HTTP (bad status line, truncated body, bad chunked encoding).
+    - ``too_many_redirects_code`` (488): status when a request needs more than its
+      ``max_redirects`` redirects; its headers repeat the ``Location`` of every redirect
+      response received, in order.
+    - a timeout gives ``408``. Synthetic responses are :class:`EmptyResponse` objects whose
+      ``failure`` keeps the kind and the exception.
+    - ``buffer_payload`` (True): read the whole body within the timeout and return a
+      :class:`BufferedResponse`, the connection released at once. With ``False`` the live
+      response is returned as soon as its headers arrive; reading its body stays bounded by
+      the attempt's timeout (aiohttp's ``ClientTimeout.total``, raising :class:`TimeoutError`)
+      and its ``close()`` releases the connection, so the caller must close it.
+    - ``connection_attempts`` (3): how many times to try when the connection cannot be
+      established (nothing was sent yet). All tries share the attempt's single timeout.
+
+    A request's ``max_redirects`` is the number of redirects followed: ``max_redirects=2``
+    accepts two redirects and fails on the third (aiohttp itself counts one fewer and treats 0
+    as unlimited; this transport adjusts). ``allow_redirects=False`` returns the 3xx response.
+    The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by the attempt's;
+    note that aiohttp rounds a total of ``ceil_threshold`` (5 s by default) or more up to a
+    whole second, which can stretch the read of an unbuffered body by up to a second. Also note
+    that aiohttp itself resends an idempotent request (GET, PUT, DELETE, ...) once when the
+    connection breaks before the response arrives; ``connection_attempts`` is independent of it.
+
+    Raises :class:`ValueError` for ``connection_attempts < 1``. :meth:`send` never raises for
+    network failures; it lets :class:`asyncio.CancelledError` through after closing the
+    connection.
+    """
+
+    __slots__ = (
+        "_buffer_payload",
+        "_connection_attempts",
+        "_network_errors_code",
+        "_session",
+        "_too_many_redirects_code",
+    )
+
+    def __init__(
+        self,
+        client_session: aiohttp.ClientSession,
+        *,
+        network_errors_code: int = 489,
+        too_many_redirects_code: int = 488,
+        buffer_payload: bool = True,
+        connection_attempts: int = 3,
+    ) -> None:
+        self._session = client_session
+        self._network_errors_code = network_errors_code
+        self._too_many_redirects_code = too_many_redirects_code
+        self._buffer_payload = buffer_payload
+        self._connection_attempts = at_least("connection_attempts", connection_attempts, 1)
+
+    async def send(self, endpoint: yarl.URL, request: Request, timeout: float) -> ClosableResponse:
+        """Send ``request`` to ``endpoint``; the whole attempt takes at most ``timeout`` seconds."""
+        url = request.build_url(endpoint)
+        started = MONOTONIC_CLOCK.now()
+        if not timeout > 0:
+            return _failed(408, FailureKind.TIMEOUT, TimeoutError(_NO_TIMEOUT_LEFT), started)
+        try:
+            async with asyncio.timeout(timeout if math.isfinite(timeout) else None):
+                response = await self._request_with_connect_retries(url, request, started + timeout)
+                if not self._buffer_payload:
+                    return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
+                try:
+                    body = await response.read()
+                except BaseException:
+                    response.close()
+                    raise
+                response.release()
+                return BufferedResponse(
+                    status=response.status,
+                    headers=response.headers,
+                    body=body,
+                    elapsed=MONOTONIC_CLOCK.now() - started,
+                )
+        # aiohttp's own timeouts (ServerTimeoutError and subclasses) are TimeoutErrors too.
+        except TimeoutError as exc:
+            return _failed(408, FailureKind.TIMEOUT, exc, started)
+        except aiohttp.TooManyRedirects as exc:
+            locations: CIMultiDict[str] = CIMultiDict()
+            for redirect in exc.history:
+                for location in redirect.headers.getall(Header.LOCATION, ()):
+                    locations.add(Header.LOCATION, location)
+            return _failed(
+                self._too_many_redirects_code, FailureKind.TOO_MANY_REDIRECTS, exc, started, locations
+            )
+        except aiohttp.ClientConnectorError as exc:
+            return _failed(self._network_errors_code, FailureKind.CONNECT, exc, started)
+        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            return _failed(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
+        except (aiohttp.ClientError, OSError) as exc:
+            return _failed(self._network_errors_code, FailureKind.RESET, exc, started)
+
+    async def _request_with_connect_retries(
+        self, url: yarl.URL, request: Request, deadline: float
+    ) -> aiohttp.ClientResponse:
+        base = self._session.timeout
+        attempt = 1
+        while True:
+            total = deadline - MONOTONIC_CLOCK.now()
+            if total <= 0:
+                # aiohttp would read a total <= 0 as "no timeout".
+                raise TimeoutError("the attempt's timeout ran out between connection attempts")
+            if base.total is not None:
+                total = min(total, base.total)
+            client_timeout = aiohttp.ClientTimeout(
+                total=total if math.isfinite(total) else None,
+                connect=base.connect,
+                sock_read=base.sock_read,
+                sock_connect=base.sock_connect,
+                ceil_threshold=base.ceil_threshold,
+            )
+            try:
+                return await self._session.request(
+                    request.method,
+                    url,
+                    headers=request.headers,
+                    data=request.body,
+                    allow_redirects=request.allow_redirects,
+                    # aiohttp raises once it has *received* max_redirects redirects.
+                    max_redirects=request.max_redirects + 1,
+                    timeout=client_timeout,
+                    raise_for_status=False,
+                )
+            except aiohttp.ClientSSLError:
+                raise
+            except aiohttp.ClientConnectorError:
+                if attempt >= self._connection_attempts:
+                    raise
+                attempt += 1
+
+
+class _AioHttpResponse(ClosableResponse):
+    """A live aiohttp response; its body read is bounded by the request's ``ClientTimeout``."""
+
+    __slots__ = ("_elapsed", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse, elapsed: float) -> None:
+        self._response = response
+        self._elapsed = elapsed
+
+    @property
+    def status(self) -> int:
+        """The status code."""
+        return self._response.status
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The headers."""
+        return self._response.headers
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds until the response headers arrived."""
+        return self._elapsed
+
+    async def read(self) -> bytes:
+        """The body; raises :class:`TimeoutError` when the attempt's timeout runs out first."""
+        return await self._response.read()
+
+    async def close(self) -> None:
+        """Release the connection: back to the pool if the body was read, closed otherwise."""
+        self._response.release()
+
+
+def _failed(
+    status: int,
+    kind: FailureKind,
+    exc: BaseException,
+    started: float,
+    headers: CIMultiDict[str] | None = None,
+) -> EmptyResponse:
+    return EmptyResponse(
+        status=status,
+        headers=CIMultiDictProxy(headers) if headers is not None else None,
+        elapsed=MONOTONIC_CLOCK.now() - started,
+        failure=TransportFailure(kind, exc),
+    )
+
+
+_CacheKey = tuple[str, int, socket.AddressFamily]
+
+
+class _CachedHost:
+    __slots__ = ("failures", "results")
+
+    def __init__(self, results: list[aiohttp.abc.ResolveResult]) -> None:
+        self.results = results
+        self.failures = 0
+
+
+class AioHttpDnsResolver(aiohttp.abc.AbstractResolver):
+    """Caches what ``resolver`` returns and refreshes it in the background.
+
+    The first resolution of a ``(host, port, family)`` goes straight to ``resolver`` (its errors
+    propagate); later ones are answered from the cache. Every ``interval`` seconds (30) a
+    background task re-resolves every cached host, each refresh bounded by ``interval``; a
+    successful refresh replaces the cached addresses, and a host whose refresh failed
+    ``max_failures`` times in a row (3) is dropped, so its next resolution goes to ``resolver``
+    again. The task starts with the first resolution; :meth:`close` cancels and awaits it and
+    closes ``resolver``. ``clock`` drives the refresh interval (tests pass a fake one).
+
+    Pass it to ``aiohttp.TCPConnector(resolver=...)`` and close it yourself after the session
+    (aiohttp only closes resolvers it created)::
+
+        resolver = AioHttpDnsResolver(aiohttp.ThreadedResolver())
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver)):
+            ...
+        await resolver.close()
+
+    Raises :class:`ValueError` for ``interval <= 0`` or ``max_failures < 1``.
+    """
+
+    __slots__ = ("_cache", "_clock", "_closed", "_interval", "_max_failures", "_resolver", "_task")
+
+    def __init__(
+        self,
+        resolver: aiohttp.abc.AbstractResolver,
+        *,
+        interval: float = 30,
+        max_failures: int = 3,
+        clock: Clock = MONOTONIC_CLOCK,
+    ) -> None:
+        self._resolver = resolver
+        self._interval = positive("interval", interval)
+        self._max_failures = at_least("max_failures", max_failures, 1)
+        self._clock = clock
+        self._cache: dict[_CacheKey, _CachedHost] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        """The addresses of ``host``, from the cache when it holds them."""
+        if self._closed:
+            raise RuntimeError("AioHttpDnsResolver is closed")
+        key = (host, port, family)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return list(cached.results)
+        results = await self._resolver.resolve(host, port, family)
+        if not self._closed:  # close() may have run while we awaited
+            self._cache[key] = _CachedHost(list(results))
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+        return results
+
+    async def close(self) -> None:
+        """Stop refreshing (cancel and await the task), forget the cache, close ``resolver``."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # asyncio.wait does not raise the task's CancelledError, but lets ours through.
+            await asyncio.wait([task])
+        self._cache.clear()
+        await self._resolver.close()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await self._clock.sleep(self._interval)
+            keys = list(self._cache)
+            if keys:
+                async with asyncio.TaskGroup() as group:
+                    for key in keys:
+                        group.create_task(self._refresh(key))
+
+    async def _refresh(self, key: _CacheKey) -> None:
+        try:
+            async with asyncio.timeout(self._interval):
+                results = await self._resolver.resolve(*key)
+        except Exception as exc:  # any failure, a timeout included, counts against the host
+            cached = self._cache.get(key)
+            if cached is None:
+                return
+            cached.failures += 1
+            _log.debug("refreshing %s failed (%d in a row): %r", key[0], cached.failures, exc)
+            if cached.failures >= self._max_failures:
+                _log.warning(
+                    "dropping %s from the DNS cache after %d failed refreshes", key[0], cached.failures
+                )
+                del self._cache[key]
+            return
+        cached = self._cache.get(key)
+        if cached is not None:
+            cached.results = list(results)
+            cached.failures = 0
