@@ -35,6 +35,8 @@ DOCUMENTED = {
     "pass_deadline_through", "split_deadline_between_attempts",
     # Server side (aiohttp)
     "aiohttp_middleware_factory", "aiohttp_timeout",
+    # Beyond the original: ASGI server side
+    "AsgiMiddleware", "asgi_timeout",
 }  # fmt: skip
 
 

@@ -47,6 +47,7 @@ from aio_request.request_builders import (
     request_json,
 )
 from aio_request.response import ClosableResponse, EmptyResponse, Response
+from aio_request.server.asgi import AsgiMiddleware, asgi_timeout
 from aio_request.setup import setup
 from aio_request.strategies import (
     MethodBasedStrategy,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AioHttpDnsResolver",
     "AioHttpTransport",
+    "AsgiMiddleware",
     "BypassModule",
     "Client",
     "ClosableResponse",
@@ -111,6 +113,7 @@ __all__ = [
     "UnexpectedContentTypeError",
     "aiohttp_middleware_factory",
     "aiohttp_timeout",
+    "asgi_timeout",
     "build_pipeline",
     "constant_delays",
     "delete",

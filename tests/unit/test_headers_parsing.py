@@ -37,12 +37,16 @@ def test_plain_decimals_are_deadlines(value: str, expected: float) -> None:
     assert parse_request_timeout([value], limit=LIMIT) == expected
 
 
-@pytest.mark.parametrize("value", ["0", "0.0", "-0", "-1", "-1e308", "1e-400", "nan", "NaN", "-nan", "-inf", "-Infinity"])
+@pytest.mark.parametrize(
+    "value", ["0", "0.0", "-0", "-1", "-1e308", "1e-400", "nan", "NaN", "-nan", "-inf", "-Infinity"]
+)
 def test_zero_negative_and_nan_mean_expired(value: str) -> None:
     assert parse_request_timeout([value], limit=LIMIT) == 0.0
 
 
-@pytest.mark.parametrize("value", ["inf", "+INF", "Infinity", "1e308", "1e999", "99999999999999999999999", "20.001"])
+@pytest.mark.parametrize(
+    "value", ["inf", "+INF", "Infinity", "1e308", "1e999", "99999999999999999999999", "20.001"]
+)
 def test_infinite_and_huge_values_are_capped_at_the_limit(value: str) -> None:
     assert parse_request_timeout([value], limit=LIMIT) == LIMIT
 
@@ -116,13 +120,20 @@ def test_limit_must_be_positive(limit: float) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("high", Priority.HIGH), (" LOW ", Priority.LOW), ("Normal", Priority.NORMAL), ("hIgH\t", Priority.HIGH)],
+    [
+        ("high", Priority.HIGH),
+        (" LOW ", Priority.LOW),
+        ("Normal", Priority.NORMAL),
+        ("hIgH\t", Priority.HIGH),
+    ],
 )
 def test_priority_ignores_case_and_spaces(value: str, expected: Priority) -> None:
     assert parse_priority([value], default=Priority.NORMAL) is expected
 
 
-@pytest.mark.parametrize("value", ["", "urgent", "hi", "\uff48\uff49\uff47\uff48", "h\u0131gh", "high" + " " * 40])
+@pytest.mark.parametrize(
+    "value", ["", "urgent", "hi", "\uff48\uff49\uff47\uff48", "h\u0131gh", "high" + " " * 40]
+)
 def test_unknown_priorities_fall_back_to_the_default(value: str) -> None:
     assert parse_priority([value], default=Priority.LOW) is Priority.LOW
 
