@@ -33,10 +33,16 @@ DOCUMENTED = {
     # Delays and per-attempt deadlines
     "constant_delays", "linear_backoff_delays", "linear_delays", "RequestAttemptDelaysProvider",
     "pass_deadline_through", "split_deadline_between_attempts",
+    "PercentileBasedRequestAttemptDelaysProvider", "RequestResponseObserver",
+    # Circuit breaker
+    "CircuitState", "CircuitBreaker", "NoopCircuitBreaker", "DefaultCircuitBreaker",
+    "CircuitBreakerMetrics", "RollingCircuitBreakerMetrics", "CircuitBreakerMetricsSnapshot",
     # Server side (aiohttp)
     "aiohttp_middleware_factory", "aiohttp_timeout",
     # Beyond the original: ASGI server side
     "AsgiMiddleware", "asgi_timeout",
+    # Beyond the original: budgets
+    "RetryBudget", "HedgeBudget",
 }  # fmt: skip
 
 

@@ -11,6 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from aio_request._errors import UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
+from aio_request.budget import HedgeBudget, RetryBudget
+from aio_request.circuit_breaker import (
+    CircuitBreaker,
+    CircuitBreakerMetrics,
+    CircuitBreakerMetricsSnapshot,
+    CircuitState,
+    DefaultCircuitBreaker,
+    NoopCircuitBreaker,
+    RollingCircuitBreakerMetrics,
+)
 from aio_request.classify import DefaultResponseClassifier, ResponseClassifier, ResponseVerdict
 from aio_request.client import Client
 from aio_request.context import Context, get_context, set_context
@@ -24,6 +34,8 @@ from aio_request.delays import (
 )
 from aio_request.endpoint import DelegateEndpointProvider, EndpointProvider, StaticEndpointProvider
 from aio_request.headers import Header
+from aio_request.observer import RequestResponseObserver
+from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.pipeline import (
     BypassModule,
     LowTimeoutModule,
@@ -76,34 +88,45 @@ __all__ = [
     "AioHttpTransport",
     "AsgiMiddleware",
     "BypassModule",
+    "CircuitBreaker",
+    "CircuitBreakerMetrics",
+    "CircuitBreakerMetricsSnapshot",
+    "CircuitState",
     "Client",
     "ClosableResponse",
     "Context",
     "Deadline",
+    "DefaultCircuitBreaker",
     "DefaultResponseClassifier",
     "DelegateEndpointProvider",
     "EmptyResponse",
     "EndpointProvider",
     "Header",
     "Headers",
+    "HedgeBudget",
     "HttpxTransport",
     "LowTimeoutModule",
     "Method",
     "MethodBasedStrategy",
     "NextModuleFunc",
+    "NoopCircuitBreaker",
     "ParallelRequestStrategy",
     "PathParameters",
+    "PercentileBasedRequestAttemptDelaysProvider",
     "Priority",
     "QueryParameters",
     "Request",
     "RequestAttemptDelaysProvider",
     "RequestModule",
+    "RequestResponseObserver",
     "RequestStrategy",
     "Response",
     "ResponseClassifier",
     "ResponseVerdict",
     "ResponseWithVerdict",
+    "RetryBudget",
     "RetryUntilDeadlineExpiredStrategy",
+    "RollingCircuitBreakerMetrics",
     "SendRequestFunc",
     "SequentialRequestStrategy",
     "SingleAttemptRequestStrategy",

@@ -14,11 +14,14 @@ from types import TracebackType
 
 import yarl
 
+from aio_request._call_events import CallTelemetry
 from aio_request._clock import MONOTONIC_CLOCK, Clock
+from aio_request.budget import AttemptBudget
 from aio_request.classify import ResponseClassifier
 from aio_request.context import get_context
 from aio_request.deadline import Deadline, earliest
 from aio_request.endpoint import EndpointProvider
+from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.pipeline import NextModuleFunc
 from aio_request.priority import Priority, normalize_priority
 from aio_request.request import Request
@@ -34,7 +37,16 @@ Verdicted = ResponseWithVerdict[ClosableResponse]
 
 
 class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
-    __slots__ = ("_classifier", "_deadline", "_endpoint", "_pipeline", "_priority", "_request", "_response")
+    __slots__ = (
+        "_classifier",
+        "_deadline",
+        "_endpoint",
+        "_pipeline",
+        "_priority",
+        "_request",
+        "_response",
+        "_telemetry",
+    )
 
     def __init__(
         self,
@@ -44,6 +56,7 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
         request: Request,
         deadline: Deadline,
         priority: Priority,
+        telemetry: CallTelemetry | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._classifier = classifier
@@ -52,16 +65,28 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
         self._deadline = deadline
         self._priority = priority
         self._response: ClosableResponse | None = None
+        self._telemetry = telemetry
 
     async def __aenter__(self) -> Verdicted:
-        response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
+        telemetry = self._telemetry
+        started = None if telemetry is None else telemetry.attempt_started(self._request, self._deadline)
+        try:
+            response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
+        except BaseException as error:
+            if telemetry is not None:
+                telemetry.attempt_failed(started, error)
+            raise
         self._response = response
         try:
             verdict = self._classifier.classify(response)
-        except BaseException:
+        except BaseException as error:
             self._response = None
+            if telemetry is not None:
+                telemetry.attempt_failed(started, error)
             await response.close()
             raise
+        if telemetry is not None:
+            telemetry.attempt_finished(started, response, verdict)
         return ResponseWithVerdict(response, verdict)
 
     async def __aexit__(
@@ -76,21 +101,41 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
 
 
 class _CallSender(AttemptSender):
-    """Sends the attempts of one call; extra attempts are always admitted for now."""
+    """Sends the attempts of one call; extra attempts are rationed by the client's budget.
 
-    __slots__ = ("_classifier", "_pipeline")
+    The call is counted in the budget of its endpoint when the sender is made (once per call).
+    """
 
-    def __init__(self, pipeline: NextModuleFunc, classifier: ResponseClassifier) -> None:
+    __slots__ = ("_budget", "_classifier", "_pipeline", "_scope", "telemetry")
+
+    def __init__(
+        self,
+        pipeline: NextModuleFunc,
+        classifier: ResponseClassifier,
+        budget: AttemptBudget | None = None,
+        scope: str = "",
+    ) -> None:
         self._pipeline = pipeline
         self._classifier = classifier
+        self._budget = budget
+        self._scope = scope
+        self.telemetry: CallTelemetry | None = None
+        """Set by the call when its hub is active: every attempt then reports to it."""
+        if budget is not None:
+            budget.record_request(scope)
 
     def __call__(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
     ) -> AbstractAsyncContextManager[Verdicted]:
-        return _AttemptContext(self._pipeline, self._classifier, endpoint, request, deadline, priority)
+        return _AttemptContext(
+            self._pipeline, self._classifier, endpoint, request, deadline, priority, self.telemetry
+        )
 
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
-        return True
+        budget = self._budget
+        if budget is None:
+            return True
+        return budget.admit(self._scope, hedge=kind is AttemptKind.HEDGE)
 
 
 class _RequestContext(AbstractAsyncContextManager[Response]):
@@ -121,10 +166,26 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         priority = normalize_priority(priority, context.priority)
         endpoint = await client.endpoint_provider.get()
         strategy = self._strategy or client.strategy
-        sender = _CallSender(client.pipeline, client.response_classifier)
-        strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
-        result = await strategy_context.__aenter__()
+        budget = client.attempt_budget
+        sender = _CallSender(
+            client.pipeline, client.response_classifier, budget, "" if budget is None else str(endpoint)
+        )
+        hub = client.event_hub
+        telemetry = None
+        if hub.active:
+            telemetry = sender.telemetry = CallTelemetry(
+                hub, client.clock, endpoint, self._request, deadline, priority
+            )
+        try:
+            strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
+            result = await strategy_context.__aenter__()
+        except BaseException as error:
+            if telemetry is not None:
+                telemetry.failed(error)
+            raise
         self._strategy_context = strategy_context
+        if telemetry is not None:
+            telemetry.finished(result.response)
         return result.response
 
     async def __aexit__(
@@ -142,8 +203,10 @@ class Client:
     """Sends requests with a strategy; build one with :func:`aio_request.setup`."""
 
     __slots__ = (
+        "attempt_budget",
         "clock",
         "endpoint_provider",
+        "event_hub",
         "pipeline",
         "priority",
         "response_classifier",
@@ -161,6 +224,8 @@ class Client:
         timeout: float,
         priority: Priority,
         clock: Clock = MONOTONIC_CLOCK,
+        attempt_budget: AttemptBudget | None = None,
+        event_hub: EventHub = DEFAULT_EVENT_HUB,
     ) -> None:
         self.endpoint_provider = endpoint_provider
         self.pipeline = pipeline
@@ -169,6 +234,12 @@ class Client:
         self.timeout = timeout
         self.priority = priority
         self.clock = clock
+        self.attempt_budget = attempt_budget
+        """Rations retries and hedges per endpoint (``None``: every extra attempt is sent)."""
+        self.event_hub = event_hub
+        """Receives the events of every call (:mod:`aio_request.events`); its automatic
+        listeners (Prometheus when installed, for the default hub) are loaded here."""
+        event_hub.load_auto_listeners()
 
     def request(
         self,

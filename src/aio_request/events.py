@@ -3,14 +3,36 @@
 The core emits events; adapters (Prometheus, OpenTelemetry, logging) subscribe to a hub and turn
 them into metrics, spans or log lines. The core never imports an adapter. Emitting costs one
 truth test when nobody listens, so events are free to leave on.
+
+One call of ``client.request`` emits, in order: :class:`RequestStarted`; for every attempt an
+:class:`AttemptStarted` and an :class:`AttemptFinished` (attempts of a hedged call overlap);
+then :class:`RequestFinished` as soon as the response the caller gets is chosen (or the call
+failed or was cancelled). All of them are emitted in the task that runs the call or the
+attempt, so a listener may bind context (an OpenTelemetry span) on a ``*Started`` event and
+release it on the matching ``*Finished`` one. Labels are low-cardinality by construction:
+``path`` is the request's URL template (``users/{id}``), never the path with the ids filled in.
+
+The client events are slotted but not frozen dataclasses: freezing costs about a microsecond
+per event, most of the budget of a request's whole telemetry. Listeners must treat every event
+as read-only.
+
+Integrations that are installed turn on by themselves: :data:`DEFAULT_EVENT_HUB` names
+*automatic listeners* (today the Prometheus adapter) that it imports and subscribes the first
+time a client or middleware is built on it, or at its first emission, whichever comes first;
+``import aio_request`` imports none of them. :meth:`EventHub.disable_auto_listeners` opts out,
+and a hub of your own (``setup(event_hub=EventHub())``) has none.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from aio_request.request import Request
 
 _log = logging.getLogger(__name__)
 
@@ -30,46 +52,298 @@ class ServerRequestFinished:
     duration: float
 
 
-Event = ServerRequestFinished
+@dataclasses.dataclass(frozen=True, slots=True)
+class CircuitStateChanged:
+    """A circuit breaker moved the circuit of ``scope`` from ``old`` to ``new``.
+
+    The client's scope is the endpoint URL string. Emitted on every transition: opened (closed or
+    half-open → open), probing (open → half-open) and closed (half-open → closed). ``old`` and
+    ``new`` are :class:`~aio_request.circuit_breaker.CircuitState` members (a ``str`` enum:
+    ``"open"``, ``"half_open"``, ``"closed"``), typed ``str`` so that this module, which every
+    policy uses, imports none of them.
+    """
+
+    scope: object
+    old: str
+    new: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BudgetExhausted:
+    """An extra attempt was not sent because a budget was empty.
+
+    ``scope`` is the endpoint URL string, ``kind`` is ``"retry"`` or ``"hedge"`` (the attempt
+    refused) and ``budget`` names the budget that refused it (``"retry"`` or ``"hedge"``).
+    """
+
+    scope: str
+    kind: str
+    budget: str
+
+
+@dataclasses.dataclass(slots=True)
+class RequestStarted:
+    """A ``client.request`` call resolved its endpoint and is about to run its strategy.
+
+    ``request_id`` identifies the call in every event it emits (unique within the process);
+    ``endpoint`` is the endpoint URL as a string, ``path`` the request's URL template,
+    ``timeout`` the seconds left of the call's deadline and ``priority`` its priority (the
+    :class:`~aio_request.Priority` member, a ``str``).
+    ``request`` is the caller's request (``request.build_url(...)`` gives the full URL).
+    """
+
+    request_id: int
+    endpoint: str
+    method: str
+    path: str
+    timeout: float
+    priority: str
+    request: Request
+
+
+@dataclasses.dataclass(slots=True)
+class RequestFinished:
+    """A ``client.request`` call chose the response its caller gets, failed or was cancelled.
+
+    ``status`` is the chosen response's status (a synthetic one included: ``failure`` then names
+    the local cause, e.g. ``"timeout"``, else it is ``None``), ``499`` when the caller cancelled
+    the call and ``0`` when it raised (``error`` holds the exception). ``circuit_breaker`` is
+    true when the response is the circuit breaker's fallback (``failure`` is
+    ``"circuit_open"``). ``attempts`` counts the attempts started, ``duration`` is seconds from
+    :class:`RequestStarted` on the client's clock (the caller's ``async with`` block is not
+    included).
+    """
+
+    request_id: int
+    endpoint: str
+    method: str
+    path: str
+    status: int
+    failure: str | None
+    circuit_breaker: bool
+    attempts: int
+    cancelled: bool
+    error: BaseException | None
+    duration: float
+
+
+@dataclasses.dataclass(slots=True)
+class AttemptStarted:
+    """One attempt of a call is about to go through the pipeline.
+
+    ``attempt`` counts from 1 within the call. ``kind`` is ``"first"``, ``"retry"`` (started
+    when no other attempt of the call was waiting for its response) or ``"hedge"`` (started
+    while another one was). ``timeout`` is the seconds left of the attempt's deadline.
+    """
+
+    request_id: int
+    endpoint: str
+    method: str
+    path: str
+    attempt: int
+    kind: str
+    timeout: float
+    request: Request
+
+
+@dataclasses.dataclass(slots=True)
+class AttemptFinished:
+    """One attempt got its response and verdict, failed or was cancelled.
+
+    ``status`` is the response's status (synthetic ones included: ``failure`` then names the
+    local cause, e.g. ``"timeout"`` or ``"connect"``, else it is ``None``), ``499`` when the
+    attempt was cancelled (a losing hedge, or the caller went away) and ``0`` when it raised
+    (``error``). ``verdict`` is ``"accept"`` or ``"reject"``, ``None`` without a response.
+    ``duration`` is seconds from :class:`AttemptStarted` on the client's clock.
+    """
+
+    request_id: int
+    endpoint: str
+    method: str
+    path: str
+    attempt: int
+    kind: str
+    status: int
+    verdict: str | None
+    failure: str | None
+    cancelled: bool
+    error: BaseException | None
+    duration: float
+
+
+Event = (
+    ServerRequestFinished
+    | CircuitStateChanged
+    | BudgetExhausted
+    | RequestStarted
+    | RequestFinished
+    | AttemptStarted
+    | AttemptFinished
+)
 """Every event type the core emits (a union that grows with the telemetry issues)."""
 
+EVENT_TYPES: Final[tuple[type[Event], ...]] = (
+    ServerRequestFinished,
+    CircuitStateChanged,
+    BudgetExhausted,
+    RequestStarted,
+    RequestFinished,
+    AttemptStarted,
+    AttemptFinished,
+)
+"""The classes of :data:`Event`, for routing tables."""
+
 EventListener = Callable[[Event], None]
-"""Something told of every event; it must be quick and must not raise."""
+"""Something told of events; it must be quick and must not raise.
+
+A listener may narrow what it gets: with an ``event_types`` attribute (a collection of event
+classes) the hub delivers only those; with an ``event_handlers`` attribute (a mapping of event
+class → function) the hub calls those functions directly, one per class, and the listener itself
+is never called. Emitters skip building events that no listener takes.
+"""
+
+EventHandler = Callable[[Any], None]
+"""A function the hub calls with the events of one class (a listener, or one of its handlers)."""
+
+
+def deliver(handlers: tuple[EventHandler, ...], event: Event) -> None:
+    """Call each of ``handlers`` with ``event``; one that raises is logged and skipped."""
+    for handler in handlers:
+        try:
+            handler(event)
+        except Exception:
+            _log.exception("telemetry listener %r failed", handler)
+
+
+def _routes_of(
+    listener: EventListener, event_types: Iterable[type] | None
+) -> Mapping[type, EventHandler] | None:
+    """Event class → handler for ``listener``; ``None`` when it takes every event."""
+    if event_types is None:
+        handlers: Mapping[type, EventHandler] | None = getattr(listener, "event_handlers", None)
+        if handlers is not None:
+            return dict(handlers)
+        event_types = getattr(listener, "event_types", None)
+        if event_types is None:
+            return None
+    return dict.fromkeys(event_types, listener)
 
 
 class EventHub:
     """Delivers events to its listeners, in subscription order.
 
     A listener that raises is logged and skipped: telemetry never breaks a request.
+
+    ``auto_listeners`` names factories of listeners for integrations that may be missing, as
+    ``"module:function"`` strings; the function returns a listener, or ``None`` to decline.
+    They are imported and subscribed by :meth:`load_auto_listeners` (clients and middlewares
+    call it when they are built) or at the first emission, whichever comes first; a module
+    that cannot be imported (its integration is not installed) is skipped quietly. Until then
+    the hub counts as :attr:`active`, so the first emission does reach them. The default is
+    none: ``EventHub()`` delivers only to what is subscribed to it.
     """
 
-    __slots__ = ("_listeners",)
+    __slots__ = ("_auto_unsubscribers", "_pending_auto", "_subscriptions", "active", "listeners_by_type")
 
-    def __init__(self) -> None:
-        self._listeners: tuple[EventListener, ...] = ()
+    active: bool
+    """Whether anyone listens (or may, once automatic listeners load): emitters test it before
+    doing anything else. Read-only; it is an attribute rather than a property because it is read
+    on every request."""
 
-    @property
-    def active(self) -> bool:
-        """Whether anyone listens; emitters test this before building an event."""
-        return bool(self._listeners)
+    listeners_by_type: Mapping[type, tuple[EventHandler, ...]]
+    """Event class → the functions its events go to, for every class of :data:`EVENT_TYPES`.
+    Hot paths read it once per call and build only the events somebody takes. Read-only, and
+    complete once the automatic listeners are loaded."""
 
-    def subscribe(self, listener: EventListener) -> Callable[[], None]:
-        """Add ``listener``; returns a function that removes it again."""
-        self._listeners = (*self._listeners, listener)
+    def __init__(self, *, auto_listeners: Iterable[str] = ()) -> None:
+        self._subscriptions: tuple[tuple[EventListener, Mapping[type, EventHandler] | None], ...] = ()
+        self._pending_auto: tuple[str, ...] = tuple(auto_listeners)
+        self._auto_unsubscribers: list[Callable[[], None]] = []
+        self._rebuild()
+
+    def _handlers_for(self, event_type: type) -> tuple[EventHandler, ...]:
+        handlers: list[EventHandler] = []
+        for listener, routes in self._subscriptions:
+            if routes is None:
+                handlers.append(listener)
+            else:
+                handler = routes.get(event_type)
+                if handler is not None:
+                    handlers.append(handler)
+        return tuple(handlers)
+
+    def _rebuild(self) -> None:
+        self.listeners_by_type = {event_type: self._handlers_for(event_type) for event_type in EVENT_TYPES}
+        self.active = bool(self._subscriptions) or bool(self._pending_auto)
+
+    def subscribe(
+        self, listener: EventListener, *, event_types: Iterable[type] | None = None
+    ) -> Callable[[], None]:
+        """Add ``listener``; returns a function that removes it again.
+
+        ``event_types`` limits it to events of those classes; by default the listener's own
+        ``event_handlers`` or ``event_types`` attribute decides (see :data:`EventListener`), else
+        it gets every event.
+        """
+        subscription = (listener, _routes_of(listener, event_types))
+        self._subscriptions = (*self._subscriptions, subscription)
+        self._rebuild()
 
         def unsubscribe() -> None:
-            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._subscriptions = tuple(x for x in self._subscriptions if x is not subscription)
+            self._rebuild()
 
         return unsubscribe
 
+    def load_auto_listeners(self) -> None:
+        """Import and subscribe the automatic listeners now (once; later calls do nothing)."""
+        pending, self._pending_auto = self._pending_auto, ()
+        for spec in pending:
+            listener = _load_auto_listener(spec)
+            if listener is not None:
+                self._auto_unsubscribers.append(self.subscribe(listener))
+        self._rebuild()
+
+    def disable_auto_listeners(self) -> None:
+        """Never load the automatic listeners, and unsubscribe those already loaded.
+
+        Listeners subscribed explicitly stay. For :data:`DEFAULT_EVENT_HUB` this turns off the
+        Prometheus metrics that installing ``prometheus-client`` enables.
+        """
+        self._pending_auto = ()
+        unsubscribers, self._auto_unsubscribers = self._auto_unsubscribers, []
+        for unsubscribe in unsubscribers:
+            unsubscribe()
+        self._rebuild()
+
     def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every listener."""
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                _log.exception("telemetry listener %r failed", listener)
+        """Deliver ``event`` to every listener that takes its class."""
+        if self._pending_auto:
+            self.load_auto_listeners()
+        event_type = type(event)
+        handlers = self.listeners_by_type.get(event_type)
+        deliver(self._handlers_for(event_type) if handlers is None else handlers, event)
 
 
-DEFAULT_EVENT_HUB: Final = EventHub()
-"""The hub clients and middlewares use unless they are given another one."""
+def _load_auto_listener(spec: str) -> EventListener | None:
+    module_name, _, factory_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        _log.debug("automatic telemetry listener %s skipped: %s", spec, error)
+        return None
+    try:
+        listener: EventListener | None = getattr(module, factory_name)()
+    except Exception:
+        _log.exception("automatic telemetry listener %s failed to start", spec)
+        return None
+    return listener
+
+
+DEFAULT_EVENT_HUB: Final = EventHub(auto_listeners=("aio_request.telemetry.prometheus:default_listener",))
+"""The hub clients and middlewares use unless they are given another one.
+
+When ``prometheus-client`` is installed, the Prometheus adapter subscribes itself here on first
+use, recording into ``prometheus_client.REGISTRY`` (see :mod:`aio_request.telemetry.prometheus`
+to use another registry, and :meth:`EventHub.disable_auto_listeners` to opt out).
+"""

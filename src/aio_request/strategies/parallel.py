@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 import yarl
 
 from aio_request._concurrency import staggered_race
+from aio_request._errors import FailureKind
 from aio_request._validate import at_least
 from aio_request.classify import ResponseVerdict
 from aio_request.deadline import Deadline
@@ -14,6 +15,7 @@ from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_de
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
+from aio_request.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     OpenedAttempt,
@@ -27,8 +29,14 @@ from aio_request.strategies.request_strategy import (
 )
 
 
+def _is_circuit_fallback(response: ClosableResponse) -> bool:
+    failure = response.failure
+    return failure is not None and failure.kind is FailureKind.CIRCUIT_OPEN
+
+
 def _is_accepted(opened: OpenedAttempt[Verdicted]) -> bool:
-    return opened.value.verdict is ResponseVerdict.ACCEPT
+    value = opened.value
+    return value.verdict is ResponseVerdict.ACCEPT and not _is_circuit_fallback(value.response)
 
 
 async def _close(opened: OpenedAttempt[Verdicted]) -> None:
@@ -42,7 +50,13 @@ class ParallelRequestStrategy(RequestStrategy):
     attempt is rejected first — unless an attempt was accepted. The first accepted response wins;
     every other attempt is cancelled and its response closed before the caller's block starts.
     With no acceptance, the last rejected response is returned. The client's hedge budget may
-    refuse extra attempts.
+    refuse extra attempts, and no further attempt is started once a rejected response is a 429
+    or 503 with ``Retry-After``: the server asked to back off, hedging would defy it.
+
+    A circuit breaker's fallback (the local ``502``, failure kind ``CIRCUIT_OPEN``) never wins a
+    race and starts no further attempt: otherwise a hedge that meets the half-open circuit would
+    beat, and cancel, the very probe that could close it. The call then waits for the attempts
+    already running, and returns the fallback only when nothing better arrives.
     """
 
     __slots__ = ("_attempts_count", "_delays_provider")
@@ -50,6 +64,11 @@ class ParallelRequestStrategy(RequestStrategy):
     def __init__(self, *, attempts_count: int = 3, delays_provider: DelaysProvider | None = None) -> None:
         self._attempts_count = at_least("attempts_count", attempts_count, 1)
         self._delays_provider = delays_provider if delays_provider is not None else linear_backoff_delays()
+
+    @property
+    def delays_provider(self) -> DelaysProvider:
+        """The delays provider (``setup()`` registers it as an observer when it is one)."""
+        return self._delays_provider
 
     def request(
         self,
@@ -75,8 +94,16 @@ class ParallelRequestStrategy(RequestStrategy):
         async def start(_attempt: int) -> OpenedAttempt[Verdicted]:
             return await open_attempt(send_request(endpoint, request, deadline, priority))
 
-        def may_start_another(_last_rejected: OpenedAttempt[Verdicted] | None) -> bool:
-            return not deadline.expired and admit_extra_attempt(send_request, AttemptKind.HEDGE)
+        def may_start_another(last_rejected: OpenedAttempt[Verdicted] | None) -> bool:
+            if deadline.expired:
+                return False
+            if last_rejected is not None:
+                response = last_rejected.value.response
+                if retry_after_seconds(response) is not None:
+                    return False  # the server asked to back off: no more attempts against it now
+                if _is_circuit_fallback(response):
+                    return False  # the circuit is not closed: another attempt gets the fallback too
+            return admit_extra_attempt(send_request, AttemptKind.HEDGE)
 
         return await staggered_race(
             start,

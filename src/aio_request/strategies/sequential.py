@@ -14,6 +14,7 @@ from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_de
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
+from aio_request.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     OpenedAttempt,
@@ -33,6 +34,10 @@ class SequentialRequestStrategy(RequestStrategy):
     Before attempt ``k`` it waits ``delays_provider(k)`` seconds; it stops early, returning the
     last response, when the remaining deadline is shorter than that delay or the client's retry
     budget refuses. Each attempt's deadline comes from ``deadline_provider``.
+
+    A rejected 429 or 503 with ``Retry-After`` (delay-seconds or an HTTP date, honoured up to
+    :data:`~aio_request.retry_after.MAX_RETRY_AFTER_SECONDS`) makes the wait at least that long;
+    when the deadline cannot cover it, the strategy stops at once with that response.
     """
 
     __slots__ = ("_attempts_count", "_deadline_provider", "_delays_provider")
@@ -49,6 +54,11 @@ class SequentialRequestStrategy(RequestStrategy):
         self._deadline_provider = (
             deadline_provider if deadline_provider is not None else pass_deadline_through()
         )
+
+    @property
+    def delays_provider(self) -> DelaysProvider:
+        """The delays provider (``setup()`` registers it as an observer when it is one)."""
+        return self._delays_provider
 
     def request(
         self,
@@ -79,6 +89,9 @@ class SequentialRequestStrategy(RequestStrategy):
             if opened.value.verdict is ResponseVerdict.ACCEPT or attempt >= attempts_count:
                 return opened
             delay = delays(attempt)
+            pushback = retry_after_seconds(opened.value.response)
+            if pushback is not None and pushback > delay:
+                delay = pushback
             if deadline.timeout < delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
                 return opened
             await opened.close()

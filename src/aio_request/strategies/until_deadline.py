@@ -12,6 +12,7 @@ from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_de
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
+from aio_request.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     OpenedAttempt,
@@ -28,8 +29,9 @@ from aio_request.strategies.request_strategy import (
 class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
     """Runs ``strategy`` again, after ``delays_provider(k)`` seconds, until it yields an ACCEPT.
 
-    Stops with the last response when the deadline is shorter than the next delay or the
-    retry budget refuses.
+    A rejected 429 or 503 with ``Retry-After`` makes the wait at least that long (as the
+    sequential strategy does). Stops with the last response when the deadline is shorter than
+    the next wait or the retry budget refuses.
     """
 
     __slots__ = ("_delays_provider", "_strategy")
@@ -67,6 +69,9 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
             if opened.value.verdict is ResponseVerdict.ACCEPT:
                 return opened
             delay = delays(round_)
+            pushback = retry_after_seconds(opened.value.response)
+            if pushback is not None and pushback > delay:
+                delay = pushback
             if deadline.timeout <= delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
                 return opened
             await opened.close()

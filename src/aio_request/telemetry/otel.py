@@ -1,0 +1,582 @@
+"""OpenTelemetry for clients and servers: spans, metrics and W3C trace-context propagation.
+
+Needs only ``opentelemetry-api`` (the ``otel`` extra); the application configures the SDK and
+its exporters as usual. Opt in once at start-up::
+
+    aio_request.telemetry.otel.install()            # global tracer and meter providers
+
+and inject the trace context into every attempt, either as a pipeline module
+(:class:`TraceContextModule`) or with ``setup(request_enricher=inject_trace_context)``.
+
+Client spans. Each ``client.request`` call gets an ``INTERNAL`` span named
+``"{method} {url template}"``; each attempt a ``CLIENT`` child span of the same name, current
+while the attempt runs, so the ``traceparent`` header sent with an attempt names that attempt's
+span. Attempt spans carry the HTTP semantic-convention attributes (``http.request.method``,
+``server.address``, ``server.port``, ``url.full``, ``url.template``,
+``http.response.status_code``, ``http.request.resend_count``, ``error.type``) and
+``aio_request.attempt`` (1, 2, ...), ``aio_request.attempt.kind`` (first, retry, hedge),
+``aio_request.verdict`` (accept, reject) and ``aio_request.status`` (synthetic statuses
+included). A response the transport synthesised (timeout, connection failure, ...) has no
+``http.response.status_code``; its ``error.type`` names the cause (``timeout``, ``connect``).
+4xx, 5xx, local failures and exceptions end the span with an ``ERROR`` status; a losing hedge
+(or any attempt cancelled) ends with an unset status and ``aio_request.cancelled = true``.
+
+Server spans. Both middlewares can call :func:`extract_context` (or use :func:`server_span`),
+so a trace runs through every service: A's attempt span is the parent of B's server span, whose
+calls to C carry it on.
+
+Metrics (instruments are created on first use, with the 5 ms to 20 s buckets as advice):
+``aio_request.client.duration`` (a whole call, s), ``http.client.request.duration`` (each
+attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` and
+``aio_request.attempt.outcome``), ``aio_request.client.budget_exhausted``,
+``aio_request.circuit_breaker.transitions``, the gauge ``aio_request.circuit_breaker.state``
+(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s). Client durations
+carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
+``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
+(real responses only) and ``error.type``; ``docs/observability.md`` lists them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import Token
+from typing import Any, Final, TypeAlias
+
+import yarl
+from opentelemetry import context as otel_context
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from aio_request._version import __version__
+from aio_request.deadline import Deadline
+from aio_request.events import (
+    DEFAULT_EVENT_HUB,
+    AttemptFinished,
+    AttemptStarted,
+    BudgetExhausted,
+    CircuitStateChanged,
+    Event,
+    EventHandler,
+    EventHub,
+    RequestFinished,
+    RequestStarted,
+    ServerRequestFinished,
+)
+from aio_request.pipeline import NextModuleFunc, RequestModule
+from aio_request.priority import Priority
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+from aio_request.telemetry import LATENCY_BUCKETS
+
+__all__ = [
+    "IncomingHeaders",
+    "OpenTelemetryListener",
+    "TraceContextModule",
+    "extract_context",
+    "inject_trace_context",
+    "install",
+    "server_span",
+    "set_response_status",
+]
+
+_SCOPE_NAME: Final = "aio_request"
+_CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
+_MAX_CACHED_ENDPOINTS: Final = 1024
+
+IncomingHeaders: TypeAlias = Mapping[str, str] | Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
+"""Request headers as servers have them: a mapping (aiohttp's and Starlette's are
+case-insensitive multidicts) or the raw ``(name, value)`` pairs of an ASGI scope."""
+
+Attributes: TypeAlias = dict[str, AttributeValue]
+
+
+# --- propagation ------------------------------------------------------------------------------
+
+
+class _HeadersGetter(Getter[Any]):
+    """Reads header values case-insensitively from any :data:`IncomingHeaders`."""
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        if isinstance(carrier, Mapping):
+            getall = getattr(carrier, "getall", None) or getattr(carrier, "getlist", None)
+            if getall is not None:
+                values = getall(key, None) if hasattr(carrier, "getall") else getall(key)
+                if values:
+                    return [str(value) for value in values]
+            value = carrier.get(key)
+            if value is not None:
+                return [str(value)]
+            lowered = key.lower()
+            found = [str(v) for name, v in carrier.items() if str(name).lower() == lowered]
+            return found or None
+        lowered = key.lower()
+        found = [_text(value) for name, value in carrier if _text(name).lower() == lowered]
+        return found or None
+
+    def keys(self, carrier: Any) -> list[str]:
+        if isinstance(carrier, Mapping):
+            return [str(name) for name in carrier]
+        return [_text(name) for name, _ in carrier]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+_GETTER: Final = _HeadersGetter()
+
+
+def extract_context(
+    headers: IncomingHeaders, *, propagator: TextMapPropagator | None = None
+) -> otel_context.Context:
+    """The trace context a caller sent in ``headers`` (W3C ``traceparent``/``tracestate``).
+
+    Uses the global propagator (W3C Trace Context and Baggage unless configured otherwise)
+    or ``propagator``. With no trace headers the result is an empty context: spans started in
+    it begin a new trace. Attach it for the handler, or start the server span in it::
+
+        token = opentelemetry.context.attach(extract_context(request.headers))
+        try:
+            return await handler(request)
+        finally:
+            opentelemetry.context.detach(token)
+    """
+    if propagator is None:
+        return propagate.extract(headers, getter=_GETTER)
+    return propagator.extract(headers, getter=_GETTER)
+
+
+def _trace_headers(propagator: TextMapPropagator | None) -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    if propagator is None:
+        propagate.inject(carrier)
+    else:
+        propagator.inject(carrier)
+    return carrier
+
+
+def inject_trace_context(request: Request) -> Request:
+    """A request enricher adding the current trace context (``traceparent``...) to ``request``.
+
+    Use it as ``setup(request_enricher=inject_trace_context)``; enrichers run inside the
+    attempt, so the header names the attempt's span. Without a current span it adds nothing.
+    """
+    headers = _trace_headers(None)
+    return request.update_headers(headers) if headers else request
+
+
+class TraceContextModule(RequestModule):
+    """A pipeline module adding the current trace context to every attempt's headers.
+
+    Place it anywhere before the :class:`~aio_request.pipeline.TransportModule`; it uses the
+    global propagator unless given one.
+    """
+
+    __slots__ = ("_propagator",)
+
+    def __init__(self, propagator: TextMapPropagator | None = None) -> None:
+        self._propagator = propagator
+
+    async def execute(
+        self,
+        next: NextModuleFunc,
+        *,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> ClosableResponse:
+        """Add the trace headers, then call ``next``."""
+        headers = _trace_headers(self._propagator)
+        if headers:
+            request = request.update_headers(headers)
+        return await next(endpoint, request, deadline, priority)
+
+
+# --- server spans ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def server_span(
+    headers: IncomingHeaders,
+    *,
+    method: str,
+    route: str,
+    client: str = "",
+    tracer_provider: trace.TracerProvider | None = None,
+) -> Iterator[Span]:
+    """A ``SERVER`` span for one incoming request, current for the block, child of the caller's.
+
+    ``route`` is the route pattern (never the raw path); ``client`` the caller's service name.
+    Call :func:`set_response_status` with the final status before the block ends. An exception
+    leaving the block is recorded on the span (its status follows the response status, so a
+    raised 404 is not an error); a cancellation sets ``aio_request.cancelled``.
+    """
+    tracer = trace.get_tracer(_SCOPE_NAME, __version__, tracer_provider)
+    attributes: Attributes = {"http.request.method": method, "http.route": route}
+    if client:
+        attributes["aio_request.client"] = client
+    parent = extract_context(headers)
+    span = tracer.start_span(f"{method} {route}", context=parent, kind=SpanKind.SERVER, attributes=attributes)
+    token = otel_context.attach(trace.set_span_in_context(span, parent))
+    try:
+        yield span
+    except asyncio.CancelledError:
+        span.set_attribute("aio_request.cancelled", True)
+        raise
+    except BaseException as error:
+        span.record_exception(error)
+        raise
+    finally:
+        span.end()
+        otel_context.detach(token)
+
+
+def set_response_status(span: Span, status: int) -> None:
+    """Record a server response's status: 5xx is an error, 499 (client gone) a cancellation."""
+    span.set_attribute("http.response.status_code", status)
+    if status == 499:
+        span.set_attribute("aio_request.cancelled", True)
+    elif status >= 500:
+        span.set_attribute("error.type", str(status))
+        span.set_status(Status(StatusCode.ERROR))
+
+
+# --- the event listener ------------------------------------------------------------------------
+
+_endpoints: dict[str, Attributes] = {}
+
+
+def _endpoint_attributes(endpoint: str) -> Attributes:
+    attributes = _endpoints.get(endpoint)
+    if attributes is None:
+        url = yarl.URL(endpoint)
+        attributes = {}
+        if url.host is not None:
+            attributes["server.address"] = url.host
+        if url.port is not None:
+            attributes["server.port"] = url.port
+        if len(_endpoints) >= _MAX_CACHED_ENDPOINTS:
+            _endpoints.clear()
+        _endpoints[endpoint] = attributes
+    return attributes
+
+
+def _full_url(request: Request, endpoint: str) -> str:
+    url = request.build_url(yarl.URL(endpoint))
+    if url.user is not None or url.password is not None:
+        url = url.with_user(None)
+    return str(url)
+
+
+def _outcome(
+    attributes: Attributes,
+    *,
+    status: int,
+    failure: str | None,
+    cancelled: bool,
+    error: BaseException | None,
+) -> bool:
+    """Add the outcome attributes; return whether it counts as an error."""
+    attributes["aio_request.status"] = status
+    if cancelled:
+        return False
+    if error is not None:
+        attributes["error.type"] = type(error).__qualname__
+        return True
+    if failure is not None:
+        attributes["error.type"] = failure
+        return True
+    attributes["http.response.status_code"] = status
+    if status >= 400:
+        attributes["error.type"] = str(status)
+        return True
+    return False
+
+
+def _duration_histogram(meter: otel_metrics.Meter, name: str, description: str) -> otel_metrics.Histogram:
+    """A histogram in seconds advising :data:`LATENCY_BUCKETS` (the advice needs API 1.30+)."""
+    try:
+        return meter.create_histogram(
+            name, unit="s", description=description, explicit_bucket_boundaries_advisory=list(LATENCY_BUCKETS)
+        )
+    except TypeError:  # opentelemetry-api < 1.30: no bucket advice, the SDK's defaults apply
+        return meter.create_histogram(name, unit="s", description=description)
+
+
+class _Instruments:
+    """The OpenTelemetry instruments, created on first use."""
+
+    def __init__(self, meter: otel_metrics.Meter) -> None:
+        self.client_duration = _duration_histogram(
+            meter,
+            "aio_request.client.duration",
+            "Duration of client calls (all attempts, until the response is chosen)",
+        )
+        self.attempt_duration = _duration_histogram(
+            meter, "http.client.request.duration", "Duration of HTTP client requests (each attempt)"
+        )
+        self.attempts = meter.create_counter(
+            "aio_request.client.attempts",
+            unit="{attempt}",
+            description="Attempts of client calls by kind and outcome",
+        )
+        self.budget_exhausted = meter.create_counter(
+            "aio_request.client.budget_exhausted",
+            unit="{attempt}",
+            description="Retries and hedges not sent because a budget was empty",
+        )
+        self.circuit_transitions = meter.create_counter(
+            "aio_request.circuit_breaker.transitions",
+            unit="{transition}",
+            description="Circuit breaker transitions, by the state entered",
+        )
+        self.circuit_state = meter.create_gauge(
+            "aio_request.circuit_breaker.state",
+            unit="1",
+            description="Circuit state per endpoint: 0 closed, 1 half-open, 2 open",
+        )
+        self.server_duration = _duration_histogram(
+            meter, "http.server.request.duration", "Duration of HTTP server requests"
+        )
+
+
+class OpenTelemetryListener:
+    """An event listener producing OpenTelemetry spans and metrics (see the module docstring).
+
+    ``tracer_provider`` and ``meter_provider`` default to the global ones, resolved at first
+    use. ``traces`` and ``metrics`` (both on) turn either half off. Span state is bound on the
+    ``*Started`` events and released on the matching ``*Finished`` ones, which the client emits
+    in the same task.
+    """
+
+    __slots__ = (
+        "_instruments",
+        "_meter_provider",
+        "_metrics",
+        "_open",
+        "_tracer",
+        "_tracer_provider",
+        "_traces",
+        "event_handlers",
+    )
+
+    event_handlers: Mapping[type, EventHandler]
+    """The function for each event class it handles; the hub calls these directly."""
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: otel_metrics.MeterProvider | None = None,
+        traces: bool = True,
+        metrics: bool = True,
+    ) -> None:
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._traces = traces
+        self._metrics = metrics
+        self._tracer: trace.Tracer | None = None
+        self._instruments: _Instruments | None = None
+        self._open: dict[object, tuple[Span, Token[otel_context.Context]]] = {}
+        handlers: dict[type, EventHandler] = {}
+        if traces:
+            handlers[RequestStarted] = self._request_started
+            handlers[AttemptStarted] = self._attempt_started
+        if traces or metrics:
+            handlers[RequestFinished] = self._request_finished
+            handlers[AttemptFinished] = self._attempt_finished
+        if metrics:
+            handlers[ServerRequestFinished] = self._server_request_finished
+            handlers[BudgetExhausted] = self._budget_exhausted
+            handlers[CircuitStateChanged] = self._circuit_state_changed
+        self.event_handlers = handlers
+
+    def __call__(self, event: Event) -> None:
+        """Turn ``event`` into spans and measurements."""
+        handler = self.event_handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _get_tracer(self) -> trace.Tracer:
+        tracer = self._tracer
+        if tracer is None:
+            tracer = self._tracer = trace.get_tracer(_SCOPE_NAME, __version__, self._tracer_provider)
+        return tracer
+
+    def _get_instruments(self) -> _Instruments:
+        instruments = self._instruments
+        if instruments is None:
+            meter = otel_metrics.get_meter(_SCOPE_NAME, __version__, self._meter_provider)
+            instruments = self._instruments = _Instruments(meter)
+        return instruments
+
+    def _start(self, key: object, name: str, kind: SpanKind, attributes: Attributes) -> None:
+        span = self._get_tracer().start_span(name, kind=kind, attributes=attributes)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        self._open[key] = (span, token)
+
+    def _finish(
+        self,
+        key: object,
+        attributes: Attributes,
+        extra: Attributes,
+        failed: bool,
+        error: BaseException | None,
+    ) -> None:
+        opened = self._open.pop(key, None)
+        if opened is None:
+            return
+        span, token = opened
+        span.set_attributes(attributes)
+        span.set_attributes(extra)
+        if error is not None:
+            span.record_exception(error)
+        if failed:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        otel_context.detach(token)
+
+    # client calls
+
+    def _request_started(self, event: RequestStarted) -> None:
+        attributes: Attributes = {
+            "http.request.method": event.method,
+            "url.template": event.path,
+            **_endpoint_attributes(event.endpoint),
+            "aio_request.endpoint": event.endpoint,
+            "aio_request.priority": event.priority,
+            "aio_request.timeout": event.timeout,
+        }
+        self._start(event.request_id, f"{event.method} {event.path}", SpanKind.INTERNAL, attributes)
+
+    def _request_finished(self, event: RequestFinished) -> None:
+        attributes: Attributes = {
+            "http.request.method": event.method,
+            **_endpoint_attributes(event.endpoint),
+            "url.template": event.path,
+            "aio_request.circuit_breaker": event.circuit_breaker,
+        }
+        failed = _outcome(
+            attributes,
+            status=event.status,
+            failure=event.failure,
+            cancelled=event.cancelled,
+            error=event.error,
+        )
+        if self._metrics:
+            self._get_instruments().client_duration.record(event.duration, attributes)
+        if self._traces:
+            extra: Attributes = {"aio_request.attempts": event.attempts}
+            if event.cancelled:
+                extra["aio_request.cancelled"] = True
+            self._finish(event.request_id, attributes, extra, failed, event.error)
+
+    # attempts
+
+    def _attempt_started(self, event: AttemptStarted) -> None:
+        attributes: Attributes = {
+            "http.request.method": event.method,
+            "url.template": event.path,
+            "url.full": _full_url(event.request, event.endpoint),
+            **_endpoint_attributes(event.endpoint),
+            "aio_request.attempt": event.attempt,
+            "aio_request.attempt.kind": event.kind,
+            "aio_request.timeout": event.timeout,
+        }
+        if event.attempt > 1:
+            attributes["http.request.resend_count"] = event.attempt - 1
+        self._start(
+            (event.request_id, event.attempt), f"{event.method} {event.path}", SpanKind.CLIENT, attributes
+        )
+
+    def _attempt_finished(self, event: AttemptFinished) -> None:
+        attributes: Attributes = {
+            "http.request.method": event.method,
+            **_endpoint_attributes(event.endpoint),
+            "url.template": event.path,
+        }
+        failed = _outcome(
+            attributes,
+            status=event.status,
+            failure=event.failure,
+            cancelled=event.cancelled,
+            error=event.error,
+        )
+        if self._metrics:
+            instruments = self._get_instruments()
+            instruments.attempt_duration.record(event.duration, attributes)
+            outcome = "cancelled" if event.cancelled else event.verdict or "error"
+            instruments.attempts.add(
+                1,
+                {
+                    "http.request.method": event.method,
+                    **_endpoint_attributes(event.endpoint),
+                    "url.template": event.path,
+                    "aio_request.attempt.kind": event.kind,
+                    "aio_request.attempt.outcome": outcome,
+                },
+            )
+        if self._traces:
+            extra: Attributes = {}
+            if event.verdict is not None:
+                extra["aio_request.verdict"] = event.verdict
+            if event.cancelled:
+                extra["aio_request.cancelled"] = True
+            self._finish((event.request_id, event.attempt), attributes, extra, failed, event.error)
+
+    # servers, budgets, circuits
+
+    def _server_request_finished(self, event: ServerRequestFinished) -> None:
+        attributes: Attributes = {
+            "http.request.method": event.method,
+            "http.route": event.route,
+            "http.response.status_code": event.status,
+            "aio_request.client": event.client,
+        }
+        if event.status >= 500:
+            attributes["error.type"] = str(event.status)
+        self._get_instruments().server_duration.record(event.duration, attributes)
+
+    def _budget_exhausted(self, event: BudgetExhausted) -> None:
+        self._get_instruments().budget_exhausted.add(
+            1,
+            {
+                "aio_request.endpoint": event.scope,
+                "aio_request.attempt.kind": event.kind,
+                "aio_request.budget": event.budget,
+            },
+        )
+
+    def _circuit_state_changed(self, event: CircuitStateChanged) -> None:
+        scope, state = str(event.scope), str(event.new)
+        instruments = self._get_instruments()
+        instruments.circuit_transitions.add(
+            1, {"aio_request.endpoint": scope, "aio_request.circuit.state": state}
+        )
+        instruments.circuit_state.set(_CIRCUIT_STATE_VALUES.get(state, -1), {"aio_request.endpoint": scope})
+
+
+def install(
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: otel_metrics.MeterProvider | None = None,
+    event_hub: EventHub = DEFAULT_EVENT_HUB,
+    traces: bool = True,
+    metrics: bool = True,
+) -> Callable[[], None]:
+    """Subscribe an :class:`OpenTelemetryListener` to ``event_hub``; returns its unsubscriber.
+
+    Trace-context injection is separate: add :class:`TraceContextModule` to the pipeline or
+    pass ``request_enricher=inject_trace_context`` to ``setup``.
+    """
+    return event_hub.subscribe(
+        OpenTelemetryListener(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, traces=traces, metrics=metrics
+        )
+    )

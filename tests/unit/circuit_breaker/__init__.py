@@ -1,0 +1,1 @@
+"""Tests of the circuit breaker package and its use by the client."""
