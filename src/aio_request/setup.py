@@ -14,13 +14,14 @@
 | ``hedge_budget`` | ``HedgeBudget()``: hedges ≤ 5 % of calls per endpoint; ``None``: off |
 | ``response_observers`` | none, plus every delays provider of the two strategies that is an observer |
 
-The per-attempt pipeline is: low-timeout guard → circuit breaker → observers → transport.
+The per-attempt pipeline is: low-timeout guard → circuit breaker → observers →
+``request_modules`` (yours, e.g. trace-context injection) → transport.
 See ``docs/overload-protection.md`` for the budgets, the breaker and adaptive hedging.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yarl
@@ -81,6 +82,7 @@ def setup(
     retry_budget: RetryBudget | None = DEFAULT_RETRY_BUDGET,
     hedge_budget: HedgeBudget | None = DEFAULT_HEDGE_BUDGET,
     response_observers: Iterable[RequestResponseObserver] = (),
+    request_modules: Sequence[RequestModule] = (),
 ) -> Client:
     """Build a client for one service (see the module docstring for the defaults).
 
@@ -96,6 +98,8 @@ def setup(
     a delays provider of ``safe_method_strategy`` or ``unsafe_method_strategy`` (sequential or
     parallel) that is also a :class:`RequestResponseObserver`, such as
     :class:`PercentileBasedRequestAttemptDelaysProvider`, is registered automatically.
+    ``request_modules`` run for every attempt just before the transport, e.g.
+    ``[aio_request.telemetry.otel.TraceContextModule()]`` to send the W3C trace context.
     """
     if (endpoint is None) == (endpoint_provider is None):
         raise ValueError("give exactly one of endpoint and endpoint_provider")
@@ -113,6 +117,10 @@ def setup(
     observers = _observers_of(response_observers, safe, unsafe)
     if observers:
         modules.append(ResponseObserverModule(observers))
+    for module in request_modules:
+        if not isinstance(module, RequestModule):
+            raise ValueError(f"request_modules must hold RequestModule instances, got {module!r}")
+        modules.append(module)
     modules.append(
         TransportModule(transport, emit_system_headers=emit_system_headers, request_enricher=request_enricher)
     )

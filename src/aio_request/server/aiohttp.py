@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from aiohttp import web
 from aiohttp.abc import AbstractView
@@ -38,6 +39,10 @@ from aio_request.server._incoming import (
     mark_route_timeout,
     route_timeout_of,
 )
+from aio_request.server._tracing import load_tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, TracerProvider
 
 __all__ = ["aiohttp_middleware_factory", "aiohttp_timeout"]
 
@@ -118,6 +123,7 @@ def aiohttp_middleware_factory(
     cancel_on_timeout: bool = False,
     max_timeout: float | None = None,
     event_hub: EventHub = DEFAULT_EVENT_HUB,
+    tracing: bool | TracerProvider = False,
 ) -> Middleware:
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
@@ -136,6 +142,9 @@ def aiohttp_middleware_factory(
       :class:`~aio_request.events.ServerRequestFinished` per request: the route's canonical path,
       499 when the handler was cancelled (client gone), 500 for an unhandled error (re-raised;
       504 for a ``TimeoutError``, as aiohttp answers), the status of a raised ``web.HTTPException``.
+    * ``tracing`` (off): ``True`` (or a ``TracerProvider``) opens an OpenTelemetry ``SERVER`` span
+      per request, child of the caller's W3C trace context and current for the handler (needs the
+      ``otel`` extra; clients continue the trace with ``request_modules=[TraceContextModule()]``).
 
     Raises ``ValueError`` naming the parameter for an invalid option.
     """
@@ -148,6 +157,8 @@ def aiohttp_middleware_factory(
         max_timeout=max_timeout,
         event_hub=event_hub,
     )
+    tracing_spans = load_tracing(tracing)
+    event_hub.load_auto_listeners()
 
     @web.middleware
     async def aio_request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -156,42 +167,55 @@ def aiohttp_middleware_factory(
         seconds = options.deadline_seconds(
             headers.getall(Header.X_REQUEST_TIMEOUT, _NO_VALUES), _route_timeout(request)
         )
-        status = 500
-        try:
-            if options.too_late(seconds):
-                status = TIMEOUT_STATUS
-                return _timeout_response()
-            deadline = Deadline(started_at + seconds)
-            request_priority = parse_priority(
-                headers.getall(Header.X_REQUEST_PRIORITY, _NO_VALUES), default=options.priority
+        span_context: AbstractContextManager[Span | None] = (
+            nullcontext(None)
+            if tracing_spans is None
+            else tracing_spans.span(
+                headers,
+                method=request.method,
+                route=_route_template(request),
+                client=client_name(headers.get(options.client_header_name)),
             )
-            with set_context(deadline=deadline, priority=request_priority):
-                if options.cancel_on_timeout:
-                    response = await _run_until(handler, request, deadline)
-                else:
-                    response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as e:
-            status = e.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED_REQUEST
-            raise
-        except _DeadlineExpired:
-            status = TIMEOUT_STATUS
-            raise
-        except TimeoutError:
-            status = _GATEWAY_TIMEOUT  # what aiohttp answers for a TimeoutError out of a handler
-            raise
-        finally:
-            if options.event_hub.active:
-                options.finished(
-                    route=_route_template(request),
-                    method=request.method,
-                    status=status,
-                    client=client_name(headers.get(options.client_header_name)),
-                    started_at=started_at,
+        )
+        with span_context as span:
+            status = 500
+            try:
+                if options.too_late(seconds):
+                    status = TIMEOUT_STATUS
+                    return _timeout_response()
+                deadline = Deadline(started_at + seconds)
+                request_priority = parse_priority(
+                    headers.getall(Header.X_REQUEST_PRIORITY, _NO_VALUES), default=options.priority
                 )
+                with set_context(deadline=deadline, priority=request_priority):
+                    if options.cancel_on_timeout:
+                        response = await _run_until(handler, request, deadline)
+                    else:
+                        response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as e:
+                status = e.status
+                raise
+            except asyncio.CancelledError:
+                status = CLIENT_CLOSED_REQUEST
+                raise
+            except _DeadlineExpired:
+                status = TIMEOUT_STATUS
+                raise
+            except TimeoutError:
+                status = _GATEWAY_TIMEOUT  # what aiohttp answers for a TimeoutError out of a handler
+                raise
+            finally:
+                if span is not None and tracing_spans is not None:
+                    tracing_spans.finish(span, status, method=request.method)
+                if options.event_hub.active:
+                    options.finished(
+                        route=_route_template(request),
+                        method=request.method,
+                        status=status,
+                        client=client_name(headers.get(options.client_header_name)),
+                        started_at=started_at,
+                    )
 
     return aio_request_middleware

@@ -29,7 +29,8 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
-from typing import Any, Final, TypeVar, cast
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from aio_request._clock import MONOTONIC_CLOCK
 from aio_request.context import set_context
@@ -48,6 +49,10 @@ from aio_request.server._incoming import (
     mark_route_timeout,
 )
 from aio_request.server._starlette_routes import matched_route_template, route_template
+from aio_request.server._tracing import load_tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, TracerProvider
 
 __all__ = ["ASGIApp", "AsgiMiddleware", "Message", "Receive", "Scope", "Send", "asgi_timeout"]
 
@@ -217,7 +222,7 @@ class AsgiMiddleware:
     Options and defaults are those of :func:`aio_request.aiohttp_middleware_factory`:
     ``timeout=20``, ``priority=Priority.NORMAL``, ``low_timeout_threshold=0.005``,
     ``client_header_name="X-Service-Name"``, ``cancel_on_timeout=False``, ``max_timeout=None``,
-    ``event_hub=DEFAULT_EVENT_HUB``. ``ValueError`` names an invalid option.
+    ``event_hub=DEFAULT_EVENT_HUB``, ``tracing=False``. ``ValueError`` names an invalid option.
 
     ASGI specifics:
 
@@ -230,7 +235,7 @@ class AsgiMiddleware:
     * the event's ``status`` is the one the app sent (500 if it raised or sent nothing).
     """
 
-    __slots__ = ("_client_header", "_options", "app")
+    __slots__ = ("_client_header", "_options", "_tracing", "app")
 
     def __init__(
         self,
@@ -243,8 +248,11 @@ class AsgiMiddleware:
         cancel_on_timeout: bool = False,
         max_timeout: float | None = None,
         event_hub: EventHub = DEFAULT_EVENT_HUB,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         self.app = app
+        self._tracing = load_tracing(tracing)
+        event_hub.load_auto_listeners()
         self._options = ServerOptions.create(
             timeout=timeout,
             priority=priority,
@@ -279,45 +287,57 @@ class AsgiMiddleware:
         seconds = options.deadline_seconds(timeout_values, None)
         exchange = _Exchange(receive, send)
         route: str | None = None
-        try:
-            if options.too_late(seconds):
-                if options.event_hub.active:
-                    route = matched_route_template(scope, self.app)
+        method = str(scope.get("method", ""))
+        span_context: AbstractContextManager[Span | None] = (
+            nullcontext(None)
+            if self._tracing is None
+            else self._tracing.span(
+                scope.get("headers", ()), method=method, route=UNMATCHED_ROUTE, client=client_name(client)
+            )
+        )
+        with span_context as span:
+            try:
+                if options.too_late(seconds):
+                    if options.event_hub.active:
+                        route = matched_route_template(scope, self.app)
+                    exchange.status = TIMEOUT_STATUS
+                    await _send_timeout(send)
+                    return
+                deadline = Deadline(started_at + seconds)
+                state = _RequestState(options, started_at, timeout_values, asyncio.get_running_loop())
+                request_priority = parse_priority(priority_values, default=options.priority)
+                with set_context(deadline=deadline, priority=request_priority):
+                    token = _state.set(state)
+                    try:
+                        await self._call_app(scope, exchange, deadline, state)
+                    finally:
+                        _state.reset(token)
+                if exchange.disconnected and not exchange.complete:
+                    exchange.status = CLIENT_CLOSED_REQUEST
+                elif not exchange.started:
+                    exchange.status = 500
+            except _RouteDeadlineExpired:
+                if not exchange.started:
+                    await _send_timeout(send)
                 exchange.status = TIMEOUT_STATUS
-                await _send_timeout(send)
-                return
-            deadline = Deadline(started_at + seconds)
-            state = _RequestState(options, started_at, timeout_values, asyncio.get_running_loop())
-            request_priority = parse_priority(priority_values, default=options.priority)
-            with set_context(deadline=deadline, priority=request_priority):
-                token = _state.set(state)
-                try:
-                    await self._call_app(scope, exchange, deadline, state)
-                finally:
-                    _state.reset(token)
-            if exchange.disconnected and not exchange.complete:
+            except asyncio.CancelledError:
                 exchange.status = CLIENT_CLOSED_REQUEST
-            elif not exchange.started:
-                exchange.status = 500
-        except _RouteDeadlineExpired:
-            if not exchange.started:
-                await _send_timeout(send)
-            exchange.status = TIMEOUT_STATUS
-        except asyncio.CancelledError:
-            exchange.status = CLIENT_CLOSED_REQUEST
-            raise
-        except Exception:
-            exchange.status = CLIENT_CLOSED_REQUEST if exchange.disconnected else 500
-            raise
-        finally:
-            if options.event_hub.active:
-                options.finished(
-                    route=route or route_template(scope, root_path) or UNMATCHED_ROUTE,
-                    method=str(scope.get("method", "")),
-                    status=exchange.status,
-                    client=client_name(client),
-                    started_at=started_at,
-                )
+                raise
+            except Exception:
+                exchange.status = CLIENT_CLOSED_REQUEST if exchange.disconnected else 500
+                raise
+            finally:
+                final_route = route or route_template(scope, root_path) or UNMATCHED_ROUTE
+                if span is not None and self._tracing is not None:
+                    self._tracing.finish(span, exchange.status, method=method, route=final_route)
+                if options.event_hub.active:
+                    options.finished(
+                        route=final_route,
+                        method=method,
+                        status=exchange.status,
+                        client=client_name(client),
+                        started_at=started_at,
+                    )
 
     async def _call_app(
         self, scope: Scope, exchange: _Exchange, deadline: Deadline, state: _RequestState

@@ -12,21 +12,21 @@ import prometheus_client
 import pytest
 import yarl
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 import aio_request
+from aio_request import AsgiMiddleware
 from aio_request.events import EventHub
-from aio_request.telemetry.otel import (
-    OpenTelemetryListener,
-    inject_trace_context,
-    server_span,
-    set_response_status,
-)
+from aio_request.telemetry.otel import OpenTelemetryListener, TraceContextModule, inject_trace_context
 from aio_request.telemetry.prometheus import PrometheusMetrics
+from tests.integration.server.servers import run_uvicorn
 
 
 @contextlib.asynccontextmanager
@@ -125,47 +125,26 @@ async def test_a_caller_that_gives_up_is_recorded_with_status_499() -> None:
     assert registry.get_sample_value("aio_request_transport_latency_count", labels) == 1
 
 
-def tracing_middleware(provider: TracerProvider) -> Middleware:
-    """What a server middleware does with :func:`server_span` (the lead wires it into aio_request's)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = request.match_info.route.resource
-        template = route.canonical if route is not None else "unmatched"
-        status = 500
-        with server_span(
-            request.headers, method=request.method, route=template, tracer_provider=provider
-        ) as span:
-            try:
-                response = await handler(request)
-                status = response.status
-                return response
-            finally:
-                set_response_status(span, status)
-
-    return middleware
-
-
-async def test_one_trace_spans_a_to_b_to_c() -> None:
+async def test_one_trace_spans_a_to_b_to_c_through_both_middlewares() -> None:
+    """A (client) → B (aiohttp middleware) → C (ASGI middleware under uvicorn): one trace."""
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
     hub = EventHub()
     hub.subscribe(OpenTelemetryListener(tracer_provider=provider))
 
-    async def c_handler(request: web.Request) -> web.Response:
-        return web.Response(text="c")
+    async def c_endpoint(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("c")
 
-    c_app = web.Application(middlewares=[tracing_middleware(provider)])
-    c_app.router.add_get("/c/{id}", c_handler)
+    c_app = AsgiMiddleware(Starlette(routes=[Route("/c/{id}", c_endpoint)]), event_hub=hub, tracing=provider)
     async with contextlib.AsyncExitStack() as stack:
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        c_base = await stack.enter_async_context(serve(c_app))
+        c_base = await stack.enter_async_context(run_uvicorn(c_app))
         to_c = aio_request.setup(
             transport=aio_request.AioHttpTransport(session),
             endpoint=c_base,
             event_hub=hub,
-            request_enricher=inject_trace_context,
+            request_modules=[TraceContextModule()],
         )
 
         async def b_handler(request: web.Request) -> web.Response:
@@ -173,7 +152,7 @@ async def test_one_trace_spans_a_to_b_to_c() -> None:
                 return web.Response(text="b" + await response.text())
 
         b_app = web.Application(
-            middlewares=[tracing_middleware(provider), aio_request.aiohttp_middleware_factory(event_hub=hub)]
+            middlewares=[aio_request.aiohttp_middleware_factory(event_hub=hub, tracing=provider)]
         )
         b_app.router.add_get("/b", b_handler)
         b_base = await stack.enter_async_context(serve(b_app))
