@@ -13,6 +13,7 @@ clock; a sleeping task, also owned and awaited, on any other clock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
@@ -122,6 +123,10 @@ class _Race(Generic[T]):
             except asyncio.CancelledError:
                 cancelled_again = True
         if cancelled_again:
+            if returning is not None:
+                # The CancelledError replaces the return value: nobody else will release it.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.discard(returning)
             raise asyncio.CancelledError
 
 

@@ -5,22 +5,30 @@ from __future__ import annotations
 import math
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _as_float(value: object) -> float | None:
+    """``value`` as a float if it is an int or a float (not a bool) that fits one, else ``None``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        return None
 
 
 def non_negative(name: str, value: float) -> float:
     """``value`` as a float if it is a finite number >= 0."""
-    if not _is_number(value) or math.isnan(value) or math.isinf(value) or value < 0:
+    number = _as_float(value)
+    if number is None or not math.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def positive(name: str, value: float) -> float:
     """``value`` as a float if it is a finite number > 0."""
-    if not _is_number(value) or math.isnan(value) or math.isinf(value) or value <= 0:
+    number = _as_float(value)
+    if number is None or not math.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def at_least(name: str, value: int, minimum: int) -> int:
@@ -32,11 +40,12 @@ def at_least(name: str, value: int, minimum: int) -> int:
 
 def fraction(name: str, value: float, *, low_inclusive: bool, high_inclusive: bool) -> float:
     """``value`` if it lies in the unit interval with the given open/closed ends."""
-    ok = _is_number(value) and not math.isnan(value)
-    if ok:
-        ok = (value >= 0 if low_inclusive else value > 0) and (value <= 1 if high_inclusive else value < 1)
-    if not ok:
+    number = _as_float(value)
+    # NaN fails every comparison, so it is refused too.
+    if number is None or not (
+        (number >= 0 if low_inclusive else number > 0) and (number <= 1 if high_inclusive else number < 1)
+    ):
         left = "[" if low_inclusive else "("
         right = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must be in {left}0, 1{right}, got {value!r}")
-    return float(value)
+    return number

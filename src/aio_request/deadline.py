@@ -15,9 +15,13 @@ from aio_request._clock import MONOTONIC_CLOCK, Clock
 def _check_seconds(seconds: float) -> float:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         raise TypeError(f"seconds must be a number, got {seconds!r}")
-    if math.isnan(seconds) or seconds < 0:
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"seconds must be >= 0 and fit a float, got {seconds!r}") from None
+    if math.isnan(value) or value < 0:
         raise ValueError(f"seconds must be >= 0, got {seconds!r}")
-    return float(seconds)
+    return value
 
 
 class Deadline:
@@ -68,11 +72,15 @@ class Deadline:
         """A new deadline with ``timeout / divisor`` seconds left (``divisor`` > 0)."""
         if not isinstance(divisor, int | float) or isinstance(divisor, bool):
             return NotImplemented
-        if math.isnan(divisor) or divisor <= 0:
+        try:
+            number = float(divisor)
+        except OverflowError:  # an int beyond the float range divides as infinity
+            number = math.inf if divisor > 0 else -math.inf
+        if math.isnan(number) or number <= 0:
             raise ValueError(f"divisor must be > 0, got {divisor!r}")
         now = self._clock.now()
         remaining = max(self._deadline_at - now, 0.0)
-        return Deadline(now + remaining / divisor, clock=self._clock)
+        return Deadline(now + remaining / number, clock=self._clock)
 
     def __float__(self) -> float:
         """The seconds left, as :attr:`timeout`."""

@@ -26,7 +26,9 @@ Headers: TypeAlias = Mapping[str, str] | CIMultiDictProxy[str] | CIMultiDict[str
 """Request headers: any mapping of names to values, or a multidict for repeated names."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
+# Control characters but HTAB (RFC 9110 §5.5; aiohttp refuses to send them) and lone surrogates
+# (no encoding can send them): refused when the request is built, not deep in a transport.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
 
 
@@ -55,7 +57,9 @@ def _add_headers(target: CIMultiDict[str], headers: Headers) -> None:
         if not isinstance(value, str):
             raise TypeError(f"header {name!r} must have a str value, got {type(value).__name__}")
         if _BAD_VALUE.search(value) is not None:
-            raise InvalidRequestError(f"header {name!r} contains CR, LF or NUL: {value!r}")
+            raise InvalidRequestError(
+                f"header {name!r} contains a control character (CR, LF, ...) or a lone surrogate: {value!r}"
+            )
         target.add(name, value)
 
 

@@ -79,10 +79,22 @@ class Response(abc.ABC):
         """The whole body."""
 
     async def text(self, encoding: str | None = None) -> str:
-        """The body decoded with ``encoding``, else the charset of the content type, else UTF-8."""
+        """The body decoded with ``encoding``, else the charset of the content type, else UTF-8.
+
+        Raises :class:`UnicodeDecodeError` when the body is not valid in that encoding and
+        :class:`LookupError` when the encoding is not a known text encoding (the charset comes
+        from the server, so any string can arrive here).
+        """
         body = await self.read()
         charset = encoding or parse_content_type(self.headers.get(Header.CONTENT_TYPE))[1] or "utf-8"
-        return body.decode(charset)
+        if "\x00" in charset:  # the codec registry would raise a bare ValueError
+            raise LookupError(f"unknown encoding: {charset!r}")
+        try:
+            return body.decode(charset)
+        except UnicodeDecodeError:
+            raise
+        except UnicodeError as exc:  # codecs such as punycode and idna raise the base class
+            raise UnicodeDecodeError(charset, body, 0, len(body), str(exc)) from exc
 
     async def json(
         self,

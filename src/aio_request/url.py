@@ -11,7 +11,8 @@ The rules, which the README documents:
   are refused, so ``users/{id}`` can never leave ``users/``;
 * query parameters are a mapping or an iterable of pairs; ``None`` values are skipped, non-string
   iterables repeat the key, ``bool`` becomes ``true``/``false``, other values ``str(value)``;
-* CR, LF or NUL in any parameter is refused: they have no business in a URL.
+* CR, LF or NUL in any parameter is refused: they have no business in a URL; so are lone
+  surrogates, which cannot be encoded (a query value would otherwise lose them silently).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ QueryParameters: TypeAlias = Mapping[str, Any] | Iterable[tuple[str, Any]]
 """A mapping or pairs; ``None`` values are skipped and non-string iterables repeat the key."""
 
 _PLACEHOLDER = re.compile(r"\{([^{}/]*)\}")
-_FORBIDDEN_CHARS = re.compile(r"[\r\n\x00]")
+_FORBIDDEN_CHARS = re.compile(r"[\r\n\x00\ud800-\udfff]")
 _LITERAL_SAFE = "/!$&'()*+,;=:@"
 
 
@@ -53,7 +54,7 @@ def ensure_relative(url: str | yarl.URL) -> yarl.URL:
 
 def _check_text(kind: str, name: str, text: str) -> str:
     if _FORBIDDEN_CHARS.search(text) is not None:
-        raise InvalidRequestError(f"{kind} {name!r} contains CR, LF or NUL: {text!r}")
+        raise InvalidRequestError(f"{kind} {name!r} contains CR, LF, NUL or a lone surrogate: {text!r}")
     return text
 
 

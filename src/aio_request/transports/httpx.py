@@ -2,19 +2,30 @@
 
 httpx's timeouts apply to each connect, read and write separately, so a server trickling a byte
 now and then could keep an attempt alive forever; the whole attempt is therefore run under one
-:func:`asyncio.timeout` deadline (which also covers connect retries and redirects), and the
-body of an unbuffered response is read under what is left of that same deadline.
+deadline (which also covers connect retries and redirects), and the body of an unbuffered
+response is read under what is left of that same deadline.
 
 Redirects are followed here rather than by httpx, because httpx only knows a per-client
 ``max_redirects`` while a :class:`~aio_request.request.Request` carries its own; each hop is
 still built by httpx (``Response.next_request``), so method and header rewriting are httpx's.
+
+Cancellation goes through anyio, never straight into httpx code: httpcore shields the
+bookkeeping of its connection pool with anyio's shielded cancel scopes, which stop anyio's
+cancellation but not asyncio's ``Task.cancel()``. A native cancellation that lands while a
+response is being closed (right after its body was read, or in ``aclose()``) leaves that
+connection counted as in use by the pool for good, until the pool is exhausted. So every httpx
+operation runs in a task of its own under an anyio cancel scope (:func:`_in_cancel_scope`),
+whose deadline is the attempt's, and which is cancelled when the caller is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -28,6 +39,8 @@ from aio_request.response import BufferedResponse, ClosableResponse, EmptyRespon
 from aio_request.transport import Transport
 
 __all__ = ["HttpxTransport"]
+
+T = TypeVar("T")
 
 
 class _TooManyRedirectsError(Exception):
@@ -59,6 +72,8 @@ class HttpxTransport(Transport):
     A request's ``max_redirects`` is the number of redirects followed (the client's own
     ``max_redirects`` and ``follow_redirects`` are not used); ``allow_redirects=False``
     returns the 3xx response. httpx's per-operation timeouts are set to the attempt's timeout.
+
+    Header values are sent as UTF-8 without surrounding spaces and tabs, as aiohttp sends them.
 
     Raises :class:`ValueError` for ``connection_attempts < 1``. :meth:`send` never raises for
     network failures; it lets :class:`asyncio.CancelledError` through after closing the
@@ -98,20 +113,9 @@ class HttpxTransport(Transport):
         if math.isfinite(timeout):
             deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await self._send_following_redirects(url, request, timeout)
-                if not self._buffer_payload:
-                    return _HttpxResponse(response, MONOTONIC_CLOCK.now() - started, deadline)
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
-                return BufferedResponse(
-                    status=response.status_code,
-                    headers=_headers(response),
-                    body=body,
-                    elapsed=MONOTONIC_CLOCK.now() - started,
-                )
+            return await _in_cancel_scope(
+                self._send(url, request, timeout, started, deadline), deadline, _close
+            )
         except (TimeoutError, httpx.TimeoutException) as exc:
             return _failed(408, FailureKind.TIMEOUT, exc, started)
         except _TooManyRedirectsError as exc:
@@ -128,13 +132,30 @@ class HttpxTransport(Transport):
             # UnsupportedProtocol for a redirect to a non-HTTP URL.
             return _failed(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
 
+    async def _send(
+        self, url: yarl.URL, request: Request, timeout: float, started: float, deadline: float | None
+    ) -> ClosableResponse:
+        response = await self._send_following_redirects(url, request, timeout)
+        if not self._buffer_payload:
+            return _HttpxResponse(response, MONOTONIC_CLOCK.now() - started, deadline)
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        return BufferedResponse(
+            status=response.status_code,
+            headers=_headers(response),
+            body=body,
+            elapsed=MONOTONIC_CLOCK.now() - started,
+        )
+
     async def _send_following_redirects(
         self, url: yarl.URL, request: Request, timeout: float
     ) -> httpx.Response:
         next_request = self._client.build_request(
             request.method,
             str(url),
-            headers=list(request.headers.items()),
+            headers=_wire_headers(request),
             content=request.body,
             timeout=httpx.Timeout(timeout if math.isfinite(timeout) else None),
         )
@@ -195,14 +216,60 @@ class _HttpxResponse(ClosableResponse):
     async def read(self) -> bytes:
         """The body; raises :class:`TimeoutError` when the attempt's deadline passes first."""
         try:
-            async with asyncio.timeout_at(self._deadline):
-                return await self._response.aread()
+            return await _in_cancel_scope(self._response.aread(), self._deadline)
         except httpx.TimeoutException as exc:
             raise TimeoutError(str(exc)) from exc
 
     async def close(self) -> None:
         """Close the response: the connection goes back to the pool if the body was read."""
-        await self._response.aclose()
+        await _in_cancel_scope(self._response.aclose(), None)
+
+
+async def _close(response: ClosableResponse) -> None:
+    await response.close()
+
+
+async def _in_cancel_scope(
+    work: Coroutine[Any, Any, T],
+    deadline: float | None,
+    abandon: Callable[[T], Awaitable[None]] | None = None,
+) -> T:
+    """Await ``work`` in a task of its own, under an anyio cancel scope (see the module doc).
+
+    The scope's deadline is ``deadline`` (loop time, ``None`` for none); when it passes, the
+    work is cancelled through the scope and :class:`TimeoutError` is raised. When the caller is
+    cancelled, the scope is cancelled, the task is awaited (httpcore's shielded cleanup then
+    completes) and the :class:`asyncio.CancelledError` is re-raised; a result the work produced
+    all the same is handed to ``abandon``.
+    """
+    scope = anyio.CancelScope(deadline=math.inf if deadline is None else deadline)
+
+    async def run() -> T:
+        with scope:
+            return await work
+        raise TimeoutError("the attempt's timeout ran out")  # the scope caught its own cancellation
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        scope.cancel()
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                continue  # cancelled again: the first cancellation is re-raised below anyway
+        if not task.cancelled() and task.exception() is None and abandon is not None:
+            await abandon(task.result())
+        raise
+
+
+def _wire_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    """The request headers as aiohttp sends them: values in UTF-8 (httpx would insist on ASCII)
+    and without surrounding spaces and tabs (HTTP does not carry them; h11 refuses them)."""
+    return [
+        (name.encode("ascii"), value.strip(" \t").encode("utf-8")) for name, value in request.headers.items()
+    ]
 
 
 def _headers(response: httpx.Response) -> CIMultiDictProxy[str]:

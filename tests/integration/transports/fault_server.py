@@ -12,13 +12,19 @@ server never would. What it does depends on the request path:
 ``/hang``           reads the request and never answers
 ``/stall-body``     sends headers announcing 100 bytes, 10 bytes, then nothing more
 ``/trickle``        sends headers announcing 100 bytes, then one byte every 0.25 s
+``/trickle-head``   sends the status line and headers one byte every 0.25 s
 ``/truncated``      sends headers announcing 100 bytes, 10 bytes, then closes
 ``/invalid``        answers a line that is not HTTP, then closes
 ``/bad-chunked``    answers ``Transfer-Encoding: chunked`` with a chunk size that is not hex
+``/status/{code}``  answers ``code`` with an empty body; ``?retry-after=V`` adds ``Retry-After: V``
+``/first/{f}/{key}`` the first request for ``key`` does what ``/{f}`` does (``hang``,
+                    ``stall-body``, ...); every later one for the same key answers like ``/ok``
 ==================  ==========================================================================
 
 :attr:`FaultServer.refused_url` points at a port that is bound but not listening, so connecting
-to it is refused. Every request received is recorded in :attr:`FaultServer.requests`.
+to it is refused. :attr:`FaultServer.backlog_url` points at a port that listens with a backlog
+of 0 already filled by connections nobody accepts, so a new connection is never established
+(the kernel drops its SYN). Every request received is recorded in :attr:`FaultServer.requests`.
 """
 
 from __future__ import annotations
@@ -30,12 +36,16 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 import yarl
 from multidict import CIMultiDict
 
 TRICKLE_INTERVAL = 0.25
-"""Seconds between two bytes of ``/trickle``."""
+"""Seconds between two bytes of ``/trickle`` and ``/trickle-head``."""
+
+_BACKLOG_FILLERS = 3
+"""Connections opened to the backlog socket: one fills a backlog of 0, the rest are margin."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +73,8 @@ class FaultServer:
     def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._refused_socket: socket.socket | None = None
+        self._backlog_sockets: list[socket.socket] = []
+        self._first_keys: set[str] = set()
         self._handlers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.requests: list[ReceivedRequest] = []
         self.connections_accepted = 0
@@ -73,6 +85,7 @@ class FaultServer:
         refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         refused.bind(("127.0.0.1", 0))
         self._refused_socket = refused
+        self._backlog_sockets = _filled_backlog()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -87,6 +100,9 @@ class FaultServer:
         await self._server.wait_closed()
         if self._refused_socket is not None:
             self._refused_socket.close()
+        for sock in self._backlog_sockets:
+            sock.close()
+        self._backlog_sockets = []
 
     @property
     def url(self) -> yarl.URL:
@@ -100,6 +116,12 @@ class FaultServer:
         """A URL whose port is bound but not listening: connections are refused."""
         assert self._refused_socket is not None
         port = self._refused_socket.getsockname()[1]
+        return yarl.URL(f"http://127.0.0.1:{port}/")
+
+    @property
+    def backlog_url(self) -> yarl.URL:
+        """A URL whose listener's backlog is full: connecting to it never completes."""
+        port = self._backlog_sockets[0].getsockname()[1]
         return yarl.URL(f"http://127.0.0.1:{port}/")
 
     def paths(self) -> list[str]:
@@ -139,6 +161,11 @@ class FaultServer:
         self, request: ReceivedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         segments = request.path.strip("/").split("/")
+        if segments[0] == "first" and len(segments) == 3:
+            # The first request for a key misbehaves as /{fault}; the others are answered.
+            fault, key = segments[1], segments[2]
+            segments = [fault] if key not in self._first_keys else ["ok"]
+            self._first_keys.add(key)
         route = segments[0]
         if route == "ok" or (route == "redirect" and segments[1] == "0"):
             await _respond(writer, 200, json.dumps({"ok": True}).encode(), "application/json")
@@ -170,6 +197,13 @@ class FaultServer:
                     raise _Close
                 writer.write(b"x")
             await writer.drain()
+        elif route == "trickle-head":
+            for byte in _head(200, 2, "application/json") + b"{}":
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(TRICKLE_INTERVAL)
+                if writer.transport.is_closing():
+                    raise _Close
         elif route == "truncated":
             writer.write(_head(200, 100) + b"x" * 10)
             await writer.drain()
@@ -185,6 +219,11 @@ class FaultServer:
             )
             await writer.drain()
             raise _Close
+        elif route == "status":
+            retry_after = parse_qs(request.target.partition("?")[2]).get("retry-after")
+            extra = f"Retry-After: {retry_after[0]}\r\n" if retry_after else ""
+            writer.write(_head(int(segments[1]), 0, extra=extra))
+            await writer.drain()
         else:
             await _respond(writer, 404, b"", "text/plain")
 
@@ -206,6 +245,21 @@ async def _redirect(writer: asyncio.StreamWriter, location: str) -> None:
     await writer.drain()
 
 
+def _filled_backlog() -> list[socket.socket]:
+    """A listener with a backlog of 0 and the connections that fill it (listener first)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    sockets = [listener]
+    for _ in range(_BACKLOG_FILLERS):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        # Non-blocking: the first completes into the backlog, the others' SYNs are dropped.
+        filler.connect_ex(listener.getsockname())
+        sockets.append(filler)
+    return sockets
+
+
 async def _read_request(reader: asyncio.StreamReader) -> ReceivedRequest | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -217,7 +271,7 @@ async def _read_request(reader: asyncio.StreamReader) -> ReceivedRequest | None:
     for line in header_lines:
         if line:
             name, _, value = line.partition(":")
-            headers.add(name.strip(), value.strip())
+            headers.add(name.strip(), value.strip(" \t"))  # optional whitespace is SP and HTAB only
     if headers.get("Transfer-Encoding", "").lower() == "chunked":
         body = await _read_chunked(reader)
     else:
