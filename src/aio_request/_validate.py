@@ -49,3 +49,18 @@ def fraction(name: str, value: float, *, low_inclusive: bool, high_inclusive: bo
         right = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must be in {left}0, 1{right}, got {value!r}")
     return number
+
+
+def between(name: str, value: float, low: float, high: float) -> float:
+    """``value`` as a float if it is a number in ``[low, high]`` (bounds keep arithmetic sane)."""
+    number = _as_float(value)
+    if number is None or not low <= number <= high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return number
+
+
+def int_between(name: str, value: int, low: int, high: int) -> int:
+    """``value`` if it is an int in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+    return value

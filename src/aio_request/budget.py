@@ -38,12 +38,19 @@ import math
 from typing import Final
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._validate import fraction, non_negative, positive
+from aio_request._validate import between, fraction, non_negative
 from aio_request.events import DEFAULT_EVENT_HUB, BudgetExhausted, EventHub
 
 _SLOTS: Final = 10
 MAX_SCOPES: Final = 1024
 """The most scopes (endpoints) one :class:`AttemptBudget` keeps a balance for."""
+
+
+MIN_WINDOW_SECONDS: Final = 0.001
+"""The shortest ``window_seconds`` a budget accepts."""
+
+MAX_WINDOW_SECONDS: Final = 86_400.0
+"""The longest ``window_seconds`` a budget accepts (a day)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ class RetryBudget:
     def __post_init__(self) -> None:
         fraction("ratio", self.ratio, low_inclusive=True, high_inclusive=True)
         non_negative("min_retries_per_second", self.min_retries_per_second)
-        positive("window_seconds", self.window_seconds)
+        between("window_seconds", self.window_seconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,7 +89,7 @@ class HedgeBudget:
     def __post_init__(self) -> None:
         fraction("max_extra_load", self.max_extra_load, low_inclusive=True, high_inclusive=True)
         non_negative("min_hedges_per_second", self.min_hedges_per_second)
-        positive("window_seconds", self.window_seconds)
+        between("window_seconds", self.window_seconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS)
 
 
 DEFAULT_RETRY_BUDGET: Final = RetryBudget()

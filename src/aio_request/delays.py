@@ -82,6 +82,13 @@ def resolve_delays(provider: DelaysProvider, request: Request) -> Callable[[int]
     return checked
 
 
+def delay_for(provider: DelaysProvider, request: Request, attempt: int) -> float:
+    """``provider``'s delay before ``attempt`` of ``request``, guarded as in :func:`resolve_delays`."""
+    if isinstance(provider, RequestAttemptDelaysProvider):
+        return _checked(provider(request, attempt), attempt)
+    return _checked(provider(attempt), attempt)
+
+
 def _checked(delay: float, attempt: int) -> float:
     if math.isnan(delay):
         raise ValueError(f"delays provider returned nan for attempt {attempt}")

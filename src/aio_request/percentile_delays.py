@@ -37,7 +37,7 @@ import math
 from typing import Final
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._validate import at_least, fraction, non_negative, positive
+from aio_request._validate import between, fraction, int_between, non_negative
 from aio_request.delays import RequestAttemptDelaysProvider
 from aio_request.observer import RequestResponseObserver
 from aio_request.request import Request
@@ -50,6 +50,13 @@ MAX_KEYS: Final = 1024
 """The most request templates one provider keeps; the oldest is forgotten first."""
 
 _LOWEST_EDGE: Final = 1e-4
+MAX_DELAY_LIMIT: Final = 86_400.0
+"""The largest ``max_delay_seconds`` accepted (a day)."""
+MIN_WINDOW_SECONDS: Final = 0.001
+MAX_WINDOW_SECONDS: Final = 30 * 86_400.0
+"""``window_size_seconds`` must lie between a millisecond and 30 days."""
+MAX_BUCKETS_COUNT: Final = 1_000
+"""The most time buckets per template: each learned template holds one histogram per bucket."""
 _UNLEARNED_STATUSES: Final = frozenset({408, 429})
 
 
@@ -175,14 +182,14 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
     ) -> None:
         self._percentile = fraction("percentile", percentile, low_inclusive=False, high_inclusive=True)
         self._min_delay = non_negative("min_delay_seconds", min_delay_seconds)
-        self._max_delay = non_negative("max_delay_seconds", max_delay_seconds)
+        self._max_delay = between("max_delay_seconds", max_delay_seconds, 0, MAX_DELAY_LIMIT)
         if self._max_delay < self._min_delay:
             raise ValueError(
                 f"max_delay_seconds must be >= min_delay_seconds ({min_delay_seconds!r}), "
                 f"got {max_delay_seconds!r}"
             )
-        window = positive("window_size_seconds", window_size_seconds)
-        self._buckets_count = at_least("buckets_count", buckets_count, 1)
+        window = between("window_size_seconds", window_size_seconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS)
+        self._buckets_count = int_between("buckets_count", buckets_count, 1, MAX_BUCKETS_COUNT)
         self._bucket_duration = window / self._buckets_count
         self._clock = clock
         self._low = max(self._min_delay, _LOWEST_EDGE)

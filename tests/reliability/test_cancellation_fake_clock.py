@@ -247,20 +247,8 @@ async def test_caller_cancelled_while_the_losers_finish_still_closes_the_winner(
     "strategy_name",
     [
         "parallel",
-        pytest.param(
-            "sequential",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="strategies/sequential.py leaks the last response when the delays provider raises",
-            ),
-        ),
-        pytest.param(
-            "until-deadline",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="strategies/until_deadline.py leaks the last response when the delays provider raises",
-            ),
-        ),
+        "sequential",
+        "until-deadline",
     ],
 )
 async def test_a_delays_provider_that_fails_closes_the_response_it_would_have_retried(

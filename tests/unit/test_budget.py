@@ -30,7 +30,10 @@ def admitted(budget: AttemptBudget, scope: str = A, *, hedge: bool = False, trie
             lambda: RetryBudget(min_retries_per_second=-1),
             "min_retries_per_second must be a finite number >= 0",
         ),
-        (lambda: RetryBudget(window_seconds=0), "window_seconds must be a finite number > 0, got 0"),
+        (
+            lambda: RetryBudget(window_seconds=0),
+            r"window_seconds must be a number in \[0.001, 86400\], got 0",
+        ),
         (lambda: HedgeBudget(max_extra_load=-0.1), r"max_extra_load must be in \[0, 1\], got -0.1"),
         (lambda: HedgeBudget(min_hedges_per_second=float("nan")), "min_hedges_per_second must be a finite"),
     ],

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._validate import at_least, fraction, positive
+from aio_request._validate import at_least, fraction, int_between, positive
 from aio_request.circuit_breaker.breaker import CircuitBreaker, TResult, TScope
 from aio_request.circuit_breaker.controller import Admission, CircuitController, StateListener
-from aio_request.circuit_breaker.metrics import RollingCircuitBreakerMetrics
+from aio_request.circuit_breaker.metrics import MAX_WINDOWS_COUNT, RollingCircuitBreakerMetrics
 from aio_request.circuit_breaker.state import CircuitState
 from aio_request.events import DEFAULT_EVENT_HUB, CircuitStateChanged, EventHub
 
@@ -73,7 +73,7 @@ class DefaultCircuitBreaker(CircuitBreaker[TScope, TResult]):
         )
         self._minimum_throughput = at_least("minimum_throughput", minimum_throughput, 1)
         self._sampling_duration = positive("sampling_duration", sampling_duration)
-        self._windows_count = at_least("windows_count", windows_count, 1)
+        self._windows_count = int_between("windows_count", windows_count, 1, MAX_WINDOWS_COUNT)
         self._clock = clock
         self._event_hub = event_hub
         self._circuits: dict[TScope, CircuitController] = {}

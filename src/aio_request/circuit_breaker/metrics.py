@@ -14,8 +14,12 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections import deque
+from typing import Final
 
-from aio_request._validate import at_least, positive
+from aio_request._validate import int_between, positive
+
+MAX_WINDOWS_COUNT: Final = 10_000
+"""The most windows a rolling sampling period may be cut into."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ class RollingCircuitBreakerMetrics(CircuitBreakerMetrics):
 
     def __init__(self, sampling_duration: float, windows_count: int = 10) -> None:
         self._sampling_duration = positive("sampling_duration", sampling_duration)
-        self._windows_count = at_least("windows_count", windows_count, 1)
+        self._windows_count = int_between("windows_count", windows_count, 1, MAX_WINDOWS_COUNT)
         self._window_duration = self._sampling_duration / self._windows_count
         self._windows: deque[_Window] = deque()
 

@@ -20,9 +20,11 @@ import yarl
 
 from aio_request.classify import ResponseVerdict
 from aio_request.deadline import Deadline
+from aio_request.delays import DelaysProvider, delay_for
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
+from aio_request.retry_after import retry_after_seconds
 
 TResponse = TypeVar("TResponse", bound=ClosableResponse)
 T = TypeVar("T")
@@ -123,6 +125,34 @@ class OpenedAttemptContext(AbstractAsyncContextManager[Verdicted]):
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.close()
+
+
+async def retry_wait_or_stop(
+    opened: OpenedAttempt[Verdicted],
+    *,
+    delays_provider: DelaysProvider,
+    request: Request,
+    attempt: int,
+    deadline: Deadline,
+    send_request: SendRequestFunc,
+) -> float | None:
+    """How long to wait before retry ``attempt`` after the rejected ``opened``, or ``None`` to stop.
+
+    The wait is the provider's delay, or the server's ``Retry-After`` when that is longer. The
+    retries stop (``None``) when the deadline cannot cover the wait or the retry budget refuses.
+    ``opened`` stays open when stopping (it is the answer) and is closed if anything here raises.
+    """
+    try:
+        delay = delay_for(delays_provider, request, attempt)
+        pushback = retry_after_seconds(opened.value.response)
+        if pushback is not None and pushback > delay:
+            delay = pushback
+        if deadline.timeout <= delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
+            return None
+    except BaseException:
+        await opened.close()
+        raise
+    return delay
 
 
 class RequestStrategy(abc.ABC):

@@ -10,21 +10,19 @@ from aio_request._validate import at_least
 from aio_request.classify import ResponseVerdict
 from aio_request.deadline import Deadline
 from aio_request.deadlines import DeadlineProvider, pass_deadline_through
-from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_delays
+from aio_request.delays import DelaysProvider, linear_backoff_delays
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
-from aio_request.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
-    AttemptKind,
     OpenedAttempt,
     OpenedAttemptContext,
     RequestStrategy,
     ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
-    admit_extra_attempt,
     open_attempt,
+    retry_wait_or_stop,
 )
 
 
@@ -80,7 +78,6 @@ class SequentialRequestStrategy(RequestStrategy):
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
         attempts_count = self._attempts_count
-        delays = resolve_delays(self._delays_provider, request)
         attempt = 0
         while True:
             attempt_deadline = self._deadline_provider(deadline, attempt, attempts_count)
@@ -88,11 +85,15 @@ class SequentialRequestStrategy(RequestStrategy):
             attempt += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or attempt >= attempts_count:
                 return opened
-            delay = delays(attempt)
-            pushback = retry_after_seconds(opened.value.response)
-            if pushback is not None and pushback > delay:
-                delay = pushback
-            if deadline.timeout < delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
+            delay = await retry_wait_or_stop(
+                opened,
+                delays_provider=self._delays_provider,
+                request=request,
+                attempt=attempt,
+                deadline=deadline,
+                send_request=send_request,
+            )
+            if delay is None:
                 return opened
             await opened.close()
             await deadline.clock.sleep(delay)

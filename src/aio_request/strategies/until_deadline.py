@@ -8,21 +8,19 @@ import yarl
 
 from aio_request.classify import ResponseVerdict
 from aio_request.deadline import Deadline
-from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_delays
+from aio_request.delays import DelaysProvider, linear_backoff_delays
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
-from aio_request.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
-    AttemptKind,
     OpenedAttempt,
     OpenedAttemptContext,
     RequestStrategy,
     ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
-    admit_extra_attempt,
     open_attempt,
+    retry_wait_or_stop,
 )
 
 
@@ -59,7 +57,6 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
-        delays = resolve_delays(self._delays_provider, request)
         round_ = 0
         while True:
             opened = await open_attempt(
@@ -68,11 +65,15 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
             round_ += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT:
                 return opened
-            delay = delays(round_)
-            pushback = retry_after_seconds(opened.value.response)
-            if pushback is not None and pushback > delay:
-                delay = pushback
-            if deadline.timeout <= delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
+            delay = await retry_wait_or_stop(
+                opened,
+                delays_provider=self._delays_provider,
+                request=request,
+                attempt=round_,
+                deadline=deadline,
+                send_request=send_request,
+            )
+            if delay is None:
                 return opened
             await opened.close()
             await deadline.clock.sleep(delay)
