@@ -159,9 +159,10 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
     async def __aenter__(self) -> Response:
         client = self._client
         context = get_context()
-        deadline = earliest(
-            Deadline.from_timeout(client.timeout, clock=client.clock), self._deadline, context.deadline
-        )
+        clock = client.clock
+        # client.timeout was validated by setup(): no need for from_timeout's checks here.
+        default_deadline = Deadline(clock.now() + client.timeout, clock=clock)
+        deadline = earliest(default_deadline, self._deadline, context.deadline)
         priority = self._priority or context.priority or client.priority
         priority = normalize_priority(priority, context.priority)
         endpoint = await client.endpoint_provider.get()

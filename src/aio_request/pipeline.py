@@ -137,12 +137,7 @@ class TransportModule(RequestModule):
         if not math.isfinite(timeout) or timeout > MAX_SENT_TIMEOUT:
             timeout = MAX_SENT_TIMEOUT
         if self._emit_system_headers:
-            request = request.update_headers(
-                {
-                    Header.X_REQUEST_TIMEOUT: format_request_timeout(timeout),
-                    Header.X_REQUEST_PRIORITY: priority.value,
-                }
-            )
+            request = request.with_system_headers(format_request_timeout(timeout), priority.value)
         return await self._transport.send(endpoint, request, timeout)
 
 

@@ -13,6 +13,7 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._errors import InvalidRequestError
+from aio_request.headers import Header
 from aio_request.url import (
     PathParameters,
     QueryParameters,
@@ -136,10 +137,21 @@ class Request:
 
     def _with_headers(self, headers: CIMultiDictProxy[str]) -> Request:
         clone = object.__new__(Request)
-        for slot in Request.__slots__:
+        for slot in _COPIED_SLOTS:
             object.__setattr__(clone, slot, getattr(self, slot))
         object.__setattr__(clone, "_headers", headers)
         return clone
+
+    def with_system_headers(self, request_timeout: str, priority: str) -> Request:
+        """A copy carrying ``X-Request-Timeout`` and ``X-Request-Priority`` (replacing any).
+
+        The pipeline's hot path: the values come from the library's own formatter, so they are
+        not validated again.
+        """
+        new_headers = CIMultiDict(self._headers)
+        new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
+        new_headers[Header.X_REQUEST_PRIORITY] = priority
+        return self._with_headers(CIMultiDictProxy(new_headers))
 
     def update_headers(self, headers: Headers) -> Request:
         """A copy whose headers named in ``headers`` are replaced by the given values."""
@@ -182,3 +194,6 @@ class Request:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_COPIED_SLOTS: Final = tuple(slot for slot in Request.__slots__ if slot != "_headers")

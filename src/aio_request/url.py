@@ -60,7 +60,12 @@ def _check_text(kind: str, name: str, text: str) -> str:
 
 def render_path(template: yarl.URL, path_parameters: PathParameters | None) -> str:
     """Return the percent-encoded relative path of ``template`` with placeholders filled in."""
-    parts = _PLACEHOLDER.split(template.path)
+    path = template.path
+    if "{" not in path:  # the common case: nothing to fill, yarl's encoding is kept
+        if "." in path and any(segment in (".", "..") for segment in path.split("/")):
+            raise InvalidRequestError(f"request path must not contain dot segments: {path!r}")
+        return template.raw_path.lstrip("/")
+    parts = _PLACEHOLDER.split(path)
     rendered: list[str] = []
     for index, part in enumerate(parts):
         if index % 2 == 0:
