@@ -1,7 +1,8 @@
 """Client overhead: raw aiohttp vs aio_request over loopback, and library CPU over a null transport.
 
 Part 1 runs a loopback aiohttp server in another process and alternates short slices of
-(a) raw ``aiohttp`` GETs and (b) ``aio_request`` single-attempt GETs at a fixed concurrency,
+(a) raw ``aiohttp`` GETs, (b) ``aio_request`` single-attempt GETs and the ``setup()`` defaults
+(sequential strategy, budgets, Prometheus metrics when installed) at a fixed concurrency,
 reporting the median over rounds of throughput and client CPU per request.
 
 Part 2 measures the library's own CPU per request over a transport that answers instantly:
@@ -64,23 +65,38 @@ async def loopback(rounds: int, slice_size: int, concurrency: int) -> dict[str, 
             url = f"http://127.0.0.1:{port_file.read_text()}/"
             connector = aiohttp.TCPConnector(limit=concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:
-                client = aio_request.setup(transport=aio_request.AioHttpTransport(session), endpoint=url)
+                transport = aio_request.AioHttpTransport(session)
+                single = aio_request.setup(
+                    transport=transport,
+                    endpoint=url,
+                    safe_method_strategy=aio_request.single_attempt_strategy(),
+                )
+                defaults = aio_request.setup(transport=transport, endpoint=url)
                 thing = yarl.URL(url + "thing")
 
                 async def raw() -> None:
                     async with session.get(thing) as response:
                         await response.read()
 
-                async def library() -> None:
-                    async with client.request(aio_request.get("thing")) as response:
+                async def library_single() -> None:
+                    async with single.request(aio_request.get("thing")) as response:
                         await response.read()
 
-                results: dict[str, list[tuple[float, float]]] = {"a_raw_aiohttp": [], "b_aio_request": []}
-                await _run_slice(raw, slice_size, concurrency)  # warm-up
-                await _run_slice(library, slice_size, concurrency)
+                async def library_defaults() -> None:
+                    async with defaults.request(aio_request.get("thing")) as response:
+                        await response.read()
+
+                calls = {
+                    "a: raw aiohttp": raw,
+                    "b: aio_request, single attempt": library_single,
+                    "aio_request, setup() defaults": library_defaults,
+                }
+                results: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
+                for call in calls.values():  # warm-up
+                    await _run_slice(call, slice_size, concurrency)
                 for _ in range(rounds):
-                    results["a_raw_aiohttp"].append(await _run_slice(raw, slice_size, concurrency))
-                    results["b_aio_request"].append(await _run_slice(library, slice_size, concurrency))
+                    for name, call in calls.items():
+                        results[name].append(await _run_slice(call, slice_size, concurrency))
         finally:
             server.terminate()
             server.wait()
@@ -151,7 +167,7 @@ def main() -> None:
     parser.add_argument("--null-count", type=int, default=20000)
     args = parser.parse_args()
     loop_results = asyncio.run(loopback(args.rounds, args.slice, args.concurrency))
-    raw_rps = loop_results["a_raw_aiohttp"][0]
+    raw_rps = loop_results["a: raw aiohttp"][0]
     print(f"Loopback, concurrency {args.concurrency}, medians of {args.rounds} slices of {args.slice} each:")
     print("| client | requests/s | client CPU µs/request | throughput vs raw |")
     print("|---|---|---|---|")

@@ -27,6 +27,21 @@ def _best_of(statement: str, namespace: dict[str, object], number: int, repeat: 
     return statistics.median(runs) / number * 1e6
 
 
+class _SteppingClock:
+    """A clock that moves ``step`` seconds each time it is read: every observation rotates."""
+
+    def __init__(self, step: float) -> None:
+        self._now = 0.0
+        self._step = step
+
+    def now(self) -> float:
+        self._now += self._step
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self._now += seconds
+
+
 def main() -> None:
     """Print µs per observation, per query and per rotation."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -53,7 +68,9 @@ def main() -> None:
     namespace["window"] = window
     naive_us = _best_of("sorted(window)[int(0.95 * len(window))]", namespace, 1, repeat=51)
 
-    rotating = PercentileBasedRequestAttemptDelaysProvider(window_size_seconds=1e-9, buckets_count=2)
+    rotating = PercentileBasedRequestAttemptDelaysProvider(
+        window_size_seconds=0.002, buckets_count=2, clock=_SteppingClock(step=0.001)
+    )
     one = requests[0]
     namespace.update(rotating=rotating, one=one, response=responses[0])
     rotate_us = _best_of("for _ in range(2000): rotating.observe(one, response)", namespace, 2000)
