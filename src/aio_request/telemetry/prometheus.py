@@ -52,7 +52,7 @@ import math
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import prometheus_client
 from prometheus_client.metrics_core import (
@@ -197,36 +197,29 @@ class _AioRequestCollector(Collector):
     # module-level aliases, because a helper call or an attribute lookup is a measurable share
     # of their cost.
 
-    def _request_finished(self, event: RequestFinished) -> None:
-        series = (self._shards.get(_get_ident()) or self._new_shard()).calls
-        key = (event.endpoint, event.method, event.path, event.status, event.circuit_breaker)
-        value = event.duration
+    def _observe(self, series: dict[Any, list[float]], key: Any, value: float) -> None:
+        """Add ``value`` to the histogram ``series[key]`` (bucket counts, then the sum last)."""
         counts = series.get(key)
         if counts is None:
             counts = series[key] = [0.0] * self._width
         counts[_bisect_left(self.buckets, value)] += 1.0
         counts[-1] += value
+
+    def _request_finished(self, event: RequestFinished) -> None:
+        series = (self._shards.get(_get_ident()) or self._new_shard()).calls
+        key = (event.endpoint, event.method, event.path, event.status, event.circuit_breaker)
+        self._observe(series, key, event.duration)
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
         series = (self._shards.get(_get_ident()) or self._new_shard()).attempts
         outcome = "cancelled" if event.cancelled else event.verdict or "error"
         key = (event.endpoint, event.method, event.path, event.status, event.kind, outcome)
-        value = event.duration
-        counts = series.get(key)
-        if counts is None:
-            counts = series[key] = [0.0] * self._width
-        counts[_bisect_left(self.buckets, value)] += 1.0
-        counts[-1] += value
+        self._observe(series, key, event.duration)
 
     def _server_request_finished(self, event: ServerRequestFinished) -> None:
         series = (self._shards.get(_get_ident()) or self._new_shard()).served
         key = (event.client, event.method, event.route, event.status)
-        value = event.duration
-        counts = series.get(key)
-        if counts is None:
-            counts = series[key] = [0.0] * self._width
-        counts[_bisect_left(self.buckets, value)] += 1.0
-        counts[-1] += value
+        self._observe(series, key, event.duration)
 
     def _budget_exhausted(self, event: BudgetExhausted) -> None:
         counts = (self._shards.get(_get_ident()) or self._new_shard()).budget_exhausted

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import math
 import socket
-from typing import Final
 
 import aiohttp
 import aiohttp.abc
@@ -24,18 +23,17 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._errors import FailureKind, TransportFailure
+from aio_request._errors import FailureKind
 from aio_request._validate import at_least, positive
 from aio_request.headers import Header
 from aio_request.request import Request
-from aio_request.response import BufferedResponse, ClosableResponse, EmptyResponse
+from aio_request.response import BufferedResponse, ClosableResponse
 from aio_request.transport import Transport
+from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
 
 __all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
 
 _log = logging.getLogger(__name__)
-
-_NO_TIMEOUT_LEFT: Final = "the attempt's timeout was spent before anything was sent"
 
 
 class AioHttpTransport(Transport):
@@ -97,7 +95,7 @@ class AioHttpTransport(Transport):
         url = request.build_url(endpoint)
         started = MONOTONIC_CLOCK.now()
         if not timeout > 0:
-            return _failed(408, FailureKind.TIMEOUT, TimeoutError(_NO_TIMEOUT_LEFT), started)
+            return failed_response(408, FailureKind.TIMEOUT, TimeoutError(NO_TIMEOUT_LEFT), started)
         try:
             response = await self._request_with_connect_retries(url, request, started + timeout)
             if not self._buffer_payload:
@@ -116,21 +114,21 @@ class AioHttpTransport(Transport):
             )
         # aiohttp's own timeouts (ServerTimeoutError and subclasses) are TimeoutErrors too.
         except TimeoutError as exc:
-            return _failed(408, FailureKind.TIMEOUT, exc, started)
+            return failed_response(408, FailureKind.TIMEOUT, exc, started)
         except aiohttp.TooManyRedirects as exc:
             locations: CIMultiDict[str] = CIMultiDict()
             for redirect in exc.history:
                 for location in redirect.headers.getall(Header.LOCATION, ()):
                     locations.add(Header.LOCATION, location)
-            return _failed(
+            return failed_response(
                 self._too_many_redirects_code, FailureKind.TOO_MANY_REDIRECTS, exc, started, locations
             )
         except aiohttp.ClientConnectorError as exc:
-            return _failed(self._network_errors_code, FailureKind.CONNECT, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.CONNECT, exc, started)
         except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            return _failed(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
         except (aiohttp.ClientError, OSError) as exc:
-            return _failed(self._network_errors_code, FailureKind.RESET, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
 
     async def _request_with_connect_retries(
         self, url: yarl.URL, request: Request, deadline: float
@@ -203,21 +201,6 @@ class _AioHttpResponse(ClosableResponse):
     async def close(self) -> None:
         """Release the connection: back to the pool if the body was read, closed otherwise."""
         self._response.release()
-
-
-def _failed(
-    status: int,
-    kind: FailureKind,
-    exc: BaseException,
-    started: float,
-    headers: CIMultiDict[str] | None = None,
-) -> EmptyResponse:
-    return EmptyResponse(
-        status=status,
-        headers=CIMultiDictProxy(headers) if headers is not None else None,
-        elapsed=MONOTONIC_CLOCK.now() - started,
-        failure=TransportFailure(kind, exc),
-    )
 
 
 _CacheKey = tuple[str, int, socket.AddressFamily]

@@ -31,12 +31,13 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._clock import MONOTONIC_CLOCK
-from aio_request._errors import FailureKind, TransportFailure
+from aio_request._errors import FailureKind
 from aio_request._validate import at_least
 from aio_request.headers import Header
 from aio_request.request import Request
-from aio_request.response import BufferedResponse, ClosableResponse, EmptyResponse
+from aio_request.response import BufferedResponse, ClosableResponse
 from aio_request.transport import Transport
+from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
 
 __all__ = ["HttpxTransport"]
 
@@ -107,8 +108,8 @@ class HttpxTransport(Transport):
         url = request.build_url(endpoint)
         started = MONOTONIC_CLOCK.now()
         if not timeout > 0:
-            exc = TimeoutError("the attempt's timeout was spent before anything was sent")
-            return _failed(408, FailureKind.TIMEOUT, exc, started)
+            exc = TimeoutError(NO_TIMEOUT_LEFT)
+            return failed_response(408, FailureKind.TIMEOUT, exc, started)
         deadline: float | None = None
         if math.isfinite(timeout):
             deadline = asyncio.get_running_loop().time() + timeout
@@ -117,20 +118,20 @@ class HttpxTransport(Transport):
                 self._send(url, request, timeout, started, deadline), deadline, _close
             )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            return _failed(408, FailureKind.TIMEOUT, exc, started)
+            return failed_response(408, FailureKind.TIMEOUT, exc, started)
         except _TooManyRedirectsError as exc:
             locations: CIMultiDict[str] = CIMultiDict((Header.LOCATION, value) for value in exc.locations)
-            return _failed(
+            return failed_response(
                 self._too_many_redirects_code, FailureKind.TOO_MANY_REDIRECTS, exc, started, locations
             )
         except httpx.ConnectError as exc:
-            return _failed(self._network_errors_code, FailureKind.CONNECT, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.CONNECT, exc, started)
         except (httpx.NetworkError, OSError) as exc:
-            return _failed(self._network_errors_code, FailureKind.RESET, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
         except httpx.RequestError as exc:
             # ProtocolError (invalid HTTP, truncated or badly chunked body), DecodingError, and
             # UnsupportedProtocol for a redirect to a non-HTTP URL.
-            return _failed(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
+            return failed_response(self._network_errors_code, FailureKind.PROTOCOL, exc, started)
 
     async def _send(
         self, url: yarl.URL, request: Request, timeout: float, started: float, deadline: float | None
@@ -274,18 +275,3 @@ def _wire_headers(request: Request) -> list[tuple[bytes, bytes]]:
 
 def _headers(response: httpx.Response) -> CIMultiDictProxy[str]:
     return CIMultiDictProxy(CIMultiDict(response.headers.multi_items()))
-
-
-def _failed(
-    status: int,
-    kind: FailureKind,
-    exc: BaseException,
-    started: float,
-    headers: CIMultiDict[str] | None = None,
-) -> EmptyResponse:
-    return EmptyResponse(
-        status=status,
-        headers=CIMultiDictProxy(headers) if headers is not None else None,
-        elapsed=MONOTONIC_CLOCK.now() - started,
-        failure=TransportFailure(kind, exc),
-    )

@@ -1,0 +1,30 @@
+"""The synthetic responses both transports return instead of raising: one shape, one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from aio_request._clock import MONOTONIC_CLOCK
+from aio_request._errors import FailureKind, TransportFailure
+from aio_request.response import EmptyResponse
+
+NO_TIMEOUT_LEFT: Final = "the attempt's timeout was spent before anything was sent"
+"""The message of the TimeoutError kept on a 408 answered without sending anything."""
+
+
+def failed_response(
+    status: int,
+    kind: FailureKind,
+    exc: BaseException,
+    started: float,
+    headers: CIMultiDict[str] | None = None,
+) -> EmptyResponse:
+    """A body-less ``status`` response carrying its cause, timed from the monotonic ``started``."""
+    return EmptyResponse(
+        status=status,
+        headers=CIMultiDictProxy(headers) if headers is not None else None,
+        elapsed=MONOTONIC_CLOCK.now() - started,
+        failure=TransportFailure(kind, exc),
+    )
