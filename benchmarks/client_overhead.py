@@ -28,7 +28,7 @@ import aiohttp
 import yarl
 
 import aio_request
-from aio_request.response import BufferedResponse, ClosableResponse, EmptyResponse
+from aio_request.http.response import BufferedResponse, ClosableResponse, EmptyResponse
 
 HERE = Path(__file__).parent
 

@@ -44,7 +44,7 @@ import aiohttp.web
 
 import aio_request
 from aio_request.events import BudgetExhausted, Event, EventHub
-from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
+from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.strategies import RequestStrategy
 
 

@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import aio_request
 from aio_request.events import AttemptFinished, Event, EventHub, RequestFinished
-from aio_request.response import BufferedResponse, ClosableResponse
+from aio_request.http.response import BufferedResponse, ClosableResponse
 from aio_request.telemetry import LATENCY_BUCKETS
 from aio_request.telemetry.otel import OpenTelemetryListener
 from aio_request.telemetry.prometheus import PrometheusMetrics

@@ -17,8 +17,8 @@ import statistics
 import timeit
 
 from aio_request import get
-from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
-from aio_request.response import BufferedResponse
+from aio_request.http.response import BufferedResponse
+from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 
 
 def _best_of(statement: str, namespace: dict[str, object], number: int, repeat: int = 7) -> float:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aio_request._errors import UnexpectedContentTypeError
+from aio_request._core.errors import UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
-from aio_request.budget import HedgeBudget, RetryBudget
 from aio_request.circuit_breaker import (
     CircuitBreaker,
     CircuitBreakerMetrics,
@@ -21,32 +20,10 @@ from aio_request.circuit_breaker import (
     NoopCircuitBreaker,
     RollingCircuitBreakerMetrics,
 )
-from aio_request.classify import DefaultResponseClassifier, ResponseClassifier, ResponseVerdict
-from aio_request.client import Client
-from aio_request.context import Context, get_context, set_context
-from aio_request.deadline import Deadline
-from aio_request.deadlines import pass_deadline_through, split_deadline_between_attempts
-from aio_request.delays import (
-    RequestAttemptDelaysProvider,
-    constant_delays,
-    linear_backoff_delays,
-    linear_delays,
-)
-from aio_request.endpoint import DelegateEndpointProvider, EndpointProvider, StaticEndpointProvider
-from aio_request.headers import Header
-from aio_request.observer import RequestResponseObserver
-from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
-from aio_request.pipeline import (
-    BypassModule,
-    LowTimeoutModule,
-    NextModuleFunc,
-    RequestModule,
-    TransportModule,
-    build_pipeline,
-)
-from aio_request.priority import Priority
-from aio_request.request import Headers, Method, Request
-from aio_request.request_builders import (
+from aio_request.client.client import Client
+from aio_request.client.endpoint import DelegateEndpointProvider, EndpointProvider, StaticEndpointProvider
+from aio_request.client.setup import setup
+from aio_request.http.builders import (
     delete,
     get,
     patch,
@@ -58,9 +35,34 @@ from aio_request.request_builders import (
     request,
     request_json,
 )
-from aio_request.response import ClosableResponse, EmptyResponse, Response
+from aio_request.http.context import Context, get_context, set_context
+from aio_request.http.deadline import Deadline
+from aio_request.http.headers import Header
+from aio_request.http.priority import Priority
+from aio_request.http.request import Headers, Method, Request
+from aio_request.http.response import ClosableResponse, EmptyResponse, Response
+from aio_request.http.transport import Transport
+from aio_request.http.url import PathParameters, QueryParameters
+from aio_request.pipeline import (
+    BypassModule,
+    LowTimeoutModule,
+    NextModuleFunc,
+    RequestModule,
+    TransportModule,
+    build_pipeline,
+)
+from aio_request.policies.budget import HedgeBudget, RetryBudget
+from aio_request.policies.classify import DefaultResponseClassifier, ResponseClassifier, ResponseVerdict
+from aio_request.policies.deadline_split import pass_deadline_through, split_deadline_between_attempts
+from aio_request.policies.delays import (
+    RequestAttemptDelaysProvider,
+    constant_delays,
+    linear_backoff_delays,
+    linear_delays,
+)
+from aio_request.policies.observer import RequestResponseObserver
+from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.server.asgi import AsgiMiddleware, asgi_timeout
-from aio_request.setup import setup
 from aio_request.strategies import (
     MethodBasedStrategy,
     ParallelRequestStrategy,
@@ -75,8 +77,6 @@ from aio_request.strategies import (
     sequential_strategy,
     single_attempt_strategy,
 )
-from aio_request.transport import Transport
-from aio_request.url import PathParameters, QueryParameters
 
 if TYPE_CHECKING:
     from aio_request.server.aiohttp import aiohttp_middleware_factory, aiohttp_timeout

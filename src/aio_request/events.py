@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from aio_request.request import Request
+    from aio_request.http.request import Request
 
 _log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ Event = (
     | AttemptStarted
     | AttemptFinished
 )
-"""Every event type the core emits (a union that grows with the telemetry issues)."""
+"""Every event type the core emits."""
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     ServerRequestFinished,

@@ -28,11 +28,11 @@ from typing import TypeAlias
 
 import yarl
 
-from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._errors import FailureKind, TransportFailure
-from aio_request.request import Request
-from aio_request.response import BufferedResponse, ClosableResponse, EmptyResponse, Response
-from aio_request.transport import Transport
+from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.errors import FailureKind, TransportFailure
+from aio_request.http.request import Request
+from aio_request.http.response import BufferedResponse, ClosableResponse, EmptyResponse, Response
+from aio_request.http.transport import Transport
 
 __all__ = ["FakeClock", "FakeTransport", "FakeTransportHandler", "SentRequest"]
 
@@ -59,7 +59,7 @@ def _route_path(template: str) -> str:
 
 
 class FakeTransport(Transport):
-    """An in-memory :class:`~aio_request.transport.Transport` for unit tests.
+    """An in-memory :class:`~aio_request.http.transport.Transport` for unit tests.
 
     Each attempt is answered by the first of:
 
@@ -72,7 +72,7 @@ class FakeTransport(Transport):
     ``latency`` (0) is the simulated time an attempt takes, a number or a function of the
     request, spent with ``clock.sleep`` (pass a :class:`FakeClock` to make it free). When it
     is not shorter than the attempt's timeout, the transport sleeps the timeout and answers a
-    synthetic ``408`` with a :class:`~aio_request._errors.TransportFailure` of kind ``TIMEOUT``,
+    synthetic ``408`` with a :class:`~aio_request._core.errors.TransportFailure` of kind ``TIMEOUT``,
     as real transports do; the handler's own run time is not bounded.
 
     Whatever the route or handler returns is copied into a fresh :class:`BufferedResponse`
@@ -146,16 +146,24 @@ class _Sleeper:
 
 
 class FakeClock:
-    """A :class:`~aio_request._clock.Clock` whose time moves only when :meth:`advance` is awaited.
+    """A :class:`~aio_request._core.clock.Clock` whose time moves only when told to.
 
     ``sleep(seconds)`` parks the caller on a future until the clock reaches ``now() + seconds``
-    (zero or negative sleeps just yield to the loop). ``await advance(seconds)`` first lets the
-    event loop run ``settle_steps`` (10) iterations, so tasks just started reach their sleeps;
-    then it walks time forward through the due wake-up times in order (ties in the order the
-    sleeps started): at each it sets :meth:`now`, wakes those sleepers and lets the loop run
-    ``settle_steps`` iterations again, so woken code that sleeps again inside the advanced
-    span is woken again in the same call. Enough for code that only awaits this clock and other
-    tasks; give more steps if woken code needs more iterations to reach its next sleep.
+    (zero or negative sleeps just yield to the loop). Time moves in one of two ways:
+
+    * ``await advance(seconds)``: first lets the event loop run ``settle_steps`` (10)
+      iterations, so tasks just started reach their sleeps; then it walks time forward through
+      the due wake-up times in order (ties in the order the sleeps started): at each it sets
+      :meth:`now`, wakes those sleepers and lets the loop run ``settle_steps`` iterations again,
+      so woken code that sleeps again inside the advanced span is woken again in the same call.
+    * ``autojump=True`` (as trio's ``MockClock`` autojump): whenever someone sleeps, the clock
+      lets the loop run ``settle_steps`` iterations (so other tasks reach their own sleeps),
+      then jumps straight to the earliest wake-up time, and so on while anyone sleeps. A test then
+      just awaits the code under test: a 30 s retry schedule runs in milliseconds. Use it for
+      code that waits only on this clock and on other tasks, not on real I/O (the clock would
+      jump while a socket is waited on).
+
+    Give more ``settle_steps`` if woken code needs more loop iterations to reach its next sleep.
     Cancelled sleepers are simply skipped. Not thread-safe; use it from one event loop.
 
     >>> clock = FakeClock(start=100.0)
@@ -163,15 +171,19 @@ class FakeClock:
     100.0
     """
 
-    __slots__ = ("_now", "_order", "_settle_steps", "_sleepers")
+    __slots__ = ("_autojump", "_jump_pending", "_now", "_order", "_settle_steps", "_sleepers")
 
-    def __init__(self, start: float = 0.0, *, settle_steps: int = 10) -> None:
+    def __init__(self, start: float = 0.0, *, settle_steps: int = 10, autojump: bool = False) -> None:
         if not math.isfinite(start):
             raise ValueError(f"start must be finite, got {start!r}")
         if isinstance(settle_steps, bool) or not isinstance(settle_steps, int) or settle_steps < 1:
             raise ValueError(f"settle_steps must be an int >= 1, got {settle_steps!r}")
+        if not isinstance(autojump, bool):
+            raise TypeError(f"autojump must be a bool, got {autojump!r}")
         self._now = float(start)
         self._settle_steps = settle_steps
+        self._autojump = autojump
+        self._jump_pending = False
         self._sleepers: list[_Sleeper] = []
         self._order = 0
 
@@ -184,11 +196,31 @@ class FakeClock:
         if not seconds > 0:
             await asyncio.sleep(0)
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # noqa: TID251 (a future, not a task; this is a clock)
         self._order += 1
         heapq.heappush(self._sleepers, _Sleeper(self._now + seconds, self._order, future))
+        if self._autojump and not self._jump_pending:
+            self._jump_pending = True
+            future.get_loop().call_soon(self._count_down_to_jump, self._settle_steps)
         # Cancelling the caller cancels the future; advance() skips cancelled sleepers.
         await future
+
+    def _count_down_to_jump(self, steps_left: int) -> None:
+        # One call per loop iteration: a plain callback chain, no task, so nothing to own.
+        self._drop_done()
+        if not self._sleepers:
+            self._jump_pending = False
+            return
+        if steps_left > 0:
+            self._sleepers[0].future.get_loop().call_soon(self._count_down_to_jump, steps_left - 1)
+            return
+        self._now = max(self._now, self._sleepers[0].wake_at)
+        loop = self._sleepers[0].future.get_loop()
+        while self._sleepers and self._sleepers[0].wake_at <= self._now:
+            sleeper = heapq.heappop(self._sleepers)
+            if not sleeper.future.done():
+                sleeper.future.set_result(None)
+        loop.call_soon(self._count_down_to_jump, self._settle_steps)
 
     @property
     def sleepers(self) -> int:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 import aio_request
 from aio_request import UnexpectedContentTypeError
-from aio_request.response import BufferedResponse
+from aio_request.http.response import BufferedResponse
 from tests.integration.transports.conftest import Harness
 from tests.integration.transports.fault_server import FaultServer
 

@@ -26,9 +26,9 @@ from multidict import CIMultiDictProxy
 
 import aio_request
 from aio_request import Deadline, DefaultResponseClassifier, Priority, Request, ResponseWithVerdict
-from aio_request.response import ClosableResponse, EmptyResponse
+from aio_request.http.response import ClosableResponse, EmptyResponse
+from aio_request.http.transport import Transport
 from aio_request.testing import FakeClock
-from aio_request.transport import Transport
 
 from .leaks import LeakWatch
 

@@ -13,11 +13,10 @@ tests leave them out and the strict ``xfail`` tests at the end pin each one down
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -26,10 +25,10 @@ from hypothesis import strategies as st
 
 import aio_request
 from aio_request import Deadline, EmptyResponse
-from aio_request.budget import HedgeBudget, RetryBudget
 from aio_request.circuit_breaker import DefaultCircuitBreaker, RollingCircuitBreakerMetrics
 from aio_request.events import EventHub
-from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
+from aio_request.policies.budget import HedgeBudget, RetryBudget
+from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.testing import FakeClock, FakeTransport
 
 T = TypeVar("T")
@@ -45,25 +44,6 @@ numbers = st.one_of(
         [0, 0.0, -0.0, 5e-324, 1e-310, 1e-300, 1e308, math.inf, -math.inf, math.nan, True, False]
     ),
 )
-
-
-async def drive(clock: FakeClock, work: Awaitable[T], *, max_wakes: int = 2000) -> T:
-    """Run ``work``, moving the fake clock to each next wake-up; fail if it hangs."""
-    task: asyncio.Future[T] = asyncio.ensure_future(work)
-    try:
-        for _ in range(max_wakes):
-            for _ in range(20):
-                await asyncio.sleep(0)
-            if task.done():
-                return task.result()
-            wake = clock.next_wake_time
-            assert wake is not None, "hangs: not done, and nothing waits on the clock"
-            assert math.isfinite(wake), "hangs: waits forever on the clock"
-            await clock.advance(max(wake - clock.now(), 0.0))
-        raise AssertionError(f"not done after {max_wakes} wake-ups")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 @dataclasses.dataclass
@@ -96,7 +76,7 @@ async def call_with(
 ) -> Trial:
     """``calls`` GETs through ``setup(**options)`` on a fake clock against a server answering
     ``status`` after ``latency``; the last status, the attempts sent and the time taken."""
-    clock = FakeClock(start=start)
+    clock = FakeClock(start=start, autojump=True)
     transport = FakeTransport(lambda url, request: EmptyResponse(status=status), latency=latency, clock=clock)
     options.setdefault("timeout", TIMEOUT)
     options.setdefault("retry_budget", None)
@@ -116,7 +96,7 @@ async def call_with(
     library_logger = logging.getLogger("aio_request")
     library_logger.addHandler(recorder)
     try:
-        last = await drive(clock, run())
+        last = await run()
     finally:
         library_logger.removeHandler(recorder)
     return Trial(

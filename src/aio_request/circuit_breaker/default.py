@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._validate import at_least, fraction, int_between, positive
+from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.validate import at_least, fraction, int_between, positive
 from aio_request.circuit_breaker.breaker import CircuitBreaker, TResult, TScope
 from aio_request.circuit_breaker.controller import Admission, CircuitController, StateListener
 from aio_request.circuit_breaker.metrics import MAX_WINDOWS_COUNT, RollingCircuitBreakerMetrics

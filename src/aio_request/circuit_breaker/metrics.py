@@ -16,7 +16,7 @@ import dataclasses
 from collections import deque
 from typing import Final
 
-from aio_request._validate import int_between, positive
+from aio_request._core.validate import int_between, positive
 
 MAX_WINDOWS_COUNT: Final = 10_000
 """The most windows a rolling sampling period may be cut into."""

@@ -5,7 +5,7 @@
   FastAPI or any ASGI app).
 
 Both parse ``X-Request-Timeout`` and ``X-Request-Priority`` with the same parser
-(:mod:`aio_request.headers`), apply the same deadline rules and emit the same
+(:mod:`aio_request.http.headers`), apply the same deadline rules and emit the same
 :class:`~aio_request.events.ServerRequestFinished` event (:mod:`aio_request.server._incoming`).
 The submodules import their framework, so this package imports neither.
 """

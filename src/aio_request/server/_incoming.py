@@ -6,7 +6,7 @@ Deadline rules (one place, so both middlewares agree):
   middleware's ``timeout``;
 * the *limit* is ``max_timeout`` when set, else the route timeout: no header can push a deadline
   beyond it, so a caller can shorten the server's timeout but never switch it off;
-* the deadline is ``X-Request-Timeout`` (parsed by :func:`aio_request.headers.parse_request_timeout`)
+* the deadline is ``X-Request-Timeout`` (parsed by :func:`aio_request.http.headers.parse_request_timeout`)
   capped at the limit, else the route timeout capped at the limit; it is measured from the moment
   the middleware saw the request;
 * a deadline of zero or below ``low_timeout_threshold`` is answered at once with ``408`` and
@@ -22,11 +22,11 @@ from typing import Any, Final, TypeVar
 
 from multidict import istr
 
-from aio_request._clock import MONOTONIC_CLOCK
-from aio_request._validate import non_negative, positive
+from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.validate import non_negative, positive
 from aio_request.events import EventHub, ServerRequestFinished
-from aio_request.headers import parse_request_timeout
-from aio_request.priority import Priority
+from aio_request.http.headers import parse_request_timeout
+from aio_request.http.priority import Priority
 
 UNMATCHED_ROUTE: Final = "<unmatched>"
 """The ``route`` of events for requests that matched no route (never the raw path)."""

@@ -4,7 +4,7 @@
 >>> app = aiohttp.web.Application(middlewares=[aio_request.aiohttp_middleware_factory()])
 
 The middleware reads ``X-Request-Timeout`` and ``X-Request-Priority`` (rules in
-:mod:`aio_request.headers` and :mod:`aio_request.server._incoming`), sets
+:mod:`aio_request.http.headers` and :mod:`aio_request.server._incoming`), sets
 :func:`aio_request.get_context` for the handler so that outgoing ``Client.request`` calls inherit
 the deadline and priority, answers ``408`` at once when the deadline is already spent and emits
 :class:`~aio_request.events.ServerRequestFinished` when the request is done.
@@ -22,12 +22,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler, Middleware
 
-from aio_request._clock import MONOTONIC_CLOCK
-from aio_request.context import set_context
-from aio_request.deadline import Deadline
+from aio_request._core.clock import MONOTONIC_CLOCK
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
-from aio_request.headers import Header, parse_priority
-from aio_request.priority import Priority
+from aio_request.http.context import set_context
+from aio_request.http.deadline import Deadline
+from aio_request.http.headers import Header, parse_priority
+from aio_request.http.priority import Priority
 from aio_request.server._incoming import (
     CLIENT_CLOSED_REQUEST,
     DO_NOT_RETRY_HEADERS,

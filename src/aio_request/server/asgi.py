@@ -32,12 +32,12 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from aio_request._clock import MONOTONIC_CLOCK
-from aio_request.context import set_context
-from aio_request.deadline import Deadline
+from aio_request._core.clock import MONOTONIC_CLOCK
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
-from aio_request.headers import Header, parse_priority
-from aio_request.priority import Priority
+from aio_request.http.context import set_context
+from aio_request.http.deadline import Deadline
+from aio_request.http.headers import Header, parse_priority
+from aio_request.http.priority import Priority
 from aio_request.server._incoming import (
     CLIENT_CLOSED_REQUEST,
     DO_NOT_RETRY_HEADERS,
@@ -98,7 +98,8 @@ class _RequestState:
         if guard is None:
             return
         try:
-            in_loop = asyncio.get_running_loop() is self.loop
+            # A sync route runs in a worker thread: the guard must be moved from the loop's thread.
+            in_loop = asyncio.get_running_loop() is self.loop  # noqa: TID251
         except RuntimeError:
             in_loop = False
         if in_loop:
@@ -304,7 +305,7 @@ class AsgiMiddleware:
                     await _send_timeout(send)
                     return
                 deadline = Deadline(started_at + seconds)
-                state = _RequestState(options, started_at, timeout_values, asyncio.get_running_loop())
+                state = _RequestState(options, started_at, timeout_values, asyncio.get_running_loop())  # noqa: TID251 (see move_guard)
                 request_priority = parse_priority(priority_values, default=options.priority)
                 with set_context(deadline=deadline, priority=request_priority):
                     token = _state.set(state)

@@ -6,16 +6,16 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
-from aio_request._concurrency import staggered_race
-from aio_request._errors import FailureKind
-from aio_request._validate import at_least
-from aio_request.classify import ResponseVerdict
-from aio_request.deadline import Deadline
-from aio_request.delays import DelaysProvider, linear_backoff_delays, resolve_delays
-from aio_request.priority import Priority
-from aio_request.request import Request
-from aio_request.response import ClosableResponse
-from aio_request.retry_after import retry_after_seconds
+from aio_request._core.concurrency import staggered_race
+from aio_request._core.errors import FailureKind
+from aio_request._core.validate import at_least
+from aio_request.http.deadline import Deadline
+from aio_request.http.priority import Priority
+from aio_request.http.request import Request
+from aio_request.http.response import ClosableResponse
+from aio_request.policies.classify import ResponseVerdict
+from aio_request.policies.delays import DelaysProvider, linear_backoff_delays, resolve_delays
+from aio_request.policies.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     OpenedAttempt,

@@ -18,13 +18,13 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import yarl
 
-from aio_request.classify import ResponseVerdict
-from aio_request.deadline import Deadline
-from aio_request.delays import DelaysProvider, delay_for
-from aio_request.priority import Priority
-from aio_request.request import Request
-from aio_request.response import ClosableResponse
-from aio_request.retry_after import retry_after_seconds
+from aio_request.http.deadline import Deadline
+from aio_request.http.priority import Priority
+from aio_request.http.request import Request
+from aio_request.http.response import ClosableResponse
+from aio_request.policies.classify import ResponseVerdict
+from aio_request.policies.delays import DelaysProvider, delay_for
+from aio_request.policies.retry_after import retry_after_seconds
 
 TResponse = TypeVar("TResponse", bound=ClosableResponse)
 T = TypeVar("T")

@@ -6,14 +6,14 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
-from aio_request._validate import at_least
-from aio_request.classify import ResponseVerdict
-from aio_request.deadline import Deadline
-from aio_request.deadlines import DeadlineProvider, pass_deadline_through
-from aio_request.delays import DelaysProvider, linear_backoff_delays
-from aio_request.priority import Priority
-from aio_request.request import Request
-from aio_request.response import ClosableResponse
+from aio_request._core.validate import at_least
+from aio_request.http.deadline import Deadline
+from aio_request.http.priority import Priority
+from aio_request.http.request import Request
+from aio_request.http.response import ClosableResponse
+from aio_request.policies.classify import ResponseVerdict
+from aio_request.policies.deadline_split import DeadlineProvider, pass_deadline_through
+from aio_request.policies.delays import DelaysProvider, linear_backoff_delays
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
     OpenedAttemptContext,
@@ -34,7 +34,7 @@ class SequentialRequestStrategy(RequestStrategy):
     budget refuses. Each attempt's deadline comes from ``deadline_provider``.
 
     A rejected 429 or 503 with ``Retry-After`` (delay-seconds or an HTTP date, honoured up to
-    :data:`~aio_request.retry_after.MAX_RETRY_AFTER_SECONDS`) makes the wait at least that long;
+    :data:`~aio_request.policies.retry_after.MAX_RETRY_AFTER_SECONDS`) makes the wait at least that long;
     when the deadline cannot cover it, the strategy stops at once with that response.
     """
 

@@ -6,12 +6,12 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
-from aio_request.classify import ResponseVerdict
-from aio_request.deadline import Deadline
-from aio_request.delays import DelaysProvider, linear_backoff_delays
-from aio_request.priority import Priority
-from aio_request.request import Request
-from aio_request.response import ClosableResponse
+from aio_request.http.deadline import Deadline
+from aio_request.http.priority import Priority
+from aio_request.http.request import Request
+from aio_request.http.response import ClosableResponse
+from aio_request.policies.classify import ResponseVerdict
+from aio_request.policies.delays import DelaysProvider, linear_backoff_delays
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
     OpenedAttemptContext,

@@ -53,7 +53,6 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from aio_request._version import __version__
-from aio_request.deadline import Deadline
 from aio_request.events import (
     DEFAULT_EVENT_HUB,
     AttemptFinished,
@@ -67,10 +66,11 @@ from aio_request.events import (
     RequestStarted,
     ServerRequestFinished,
 )
+from aio_request.http.deadline import Deadline
+from aio_request.http.priority import Priority
+from aio_request.http.request import Request
+from aio_request.http.response import ClosableResponse
 from aio_request.pipeline import NextModuleFunc, RequestModule
-from aio_request.priority import Priority
-from aio_request.request import Request
-from aio_request.response import ClosableResponse
 from aio_request.telemetry import LATENCY_BUCKETS
 
 __all__ = [

@@ -6,9 +6,9 @@ from typing import Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from aio_request._clock import MONOTONIC_CLOCK
-from aio_request._errors import FailureKind, TransportFailure
-from aio_request.response import EmptyResponse
+from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.errors import FailureKind, TransportFailure
+from aio_request.http.response import EmptyResponse
 
 NO_TIMEOUT_LEFT: Final = "the attempt's timeout was spent before anything was sent"
 """The message of the TimeoutError kept on a 408 answered without sending anything."""

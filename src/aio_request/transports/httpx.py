@@ -6,7 +6,7 @@ deadline (which also covers connect retries and redirects), and the body of an u
 response is read under what is left of that same deadline.
 
 Redirects are followed here rather than by httpx, because httpx only knows a per-client
-``max_redirects`` while a :class:`~aio_request.request.Request` carries its own; each hop is
+``max_redirects`` while a :class:`~aio_request.http.request.Request` carries its own; each hop is
 still built by httpx (``Response.next_request``), so method and header rewriting are httpx's.
 
 Cancellation goes through anyio, never straight into httpx code: httpcore shields the
@@ -30,13 +30,13 @@ import httpx
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from aio_request._clock import MONOTONIC_CLOCK
-from aio_request._errors import FailureKind
-from aio_request._validate import at_least
-from aio_request.headers import Header
-from aio_request.request import Request
-from aio_request.response import BufferedResponse, ClosableResponse
-from aio_request.transport import Transport
+from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.errors import FailureKind
+from aio_request._core.validate import at_least
+from aio_request.http.headers import Header
+from aio_request.http.request import Request
+from aio_request.http.response import BufferedResponse, ClosableResponse
+from aio_request.http.transport import Transport
 from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
 
 __all__ = ["HttpxTransport"]
@@ -112,7 +112,8 @@ class HttpxTransport(Transport):
             return failed_response(408, FailureKind.TIMEOUT, exc, started)
         deadline: float | None = None
         if math.isfinite(timeout):
-            deadline = asyncio.get_running_loop().time() + timeout
+            # anyio's cancel scopes take their deadline in the loop's own time.
+            deadline = asyncio.get_running_loop().time() + timeout  # noqa: TID251
         try:
             return await _in_cancel_scope(
                 self._send(url, request, timeout, started, deadline), deadline, _close
@@ -250,7 +251,7 @@ async def _in_cancel_scope(
             return await work
         raise TimeoutError("the attempt's timeout ran out")  # the scope caught its own cancellation
 
-    task = asyncio.get_running_loop().create_task(run())
+    task = asyncio.get_running_loop().create_task(run())  # noqa: TID251 (owned: awaited below on every path)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:

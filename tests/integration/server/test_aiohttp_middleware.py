@@ -13,9 +13,9 @@ import pytest
 import yarl
 from aiohttp import web
 
-from aio_request.context import get_context
 from aio_request.events import Event, EventHub, ServerRequestFinished
-from aio_request.priority import Priority
+from aio_request.http.context import get_context
+from aio_request.http.priority import Priority
 from aio_request.server.aiohttp import aiohttp_middleware_factory, aiohttp_timeout
 
 from .servers import Recorder, run_aiohttp

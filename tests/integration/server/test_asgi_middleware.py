@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from aio_request.context import get_context
-from aio_request.priority import Priority
+from aio_request.http.context import get_context
+from aio_request.http.priority import Priority
 from aio_request.server.asgi import AsgiMiddleware, Message, Scope, asgi_timeout
 
 from .servers import Recorder, run_uvicorn

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from aio_request.context import get_context
-from aio_request.priority import Priority
+from aio_request.http.context import get_context
+from aio_request.http.priority import Priority
 from aio_request.server.aiohttp import aiohttp_middleware_factory, aiohttp_timeout
 from aio_request.server.asgi import AsgiMiddleware, asgi_timeout
 

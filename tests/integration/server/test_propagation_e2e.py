@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import aio_request
-from aio_request.context import get_context, set_context
-from aio_request.deadline import Deadline
+from aio_request.http.context import get_context, set_context
+from aio_request.http.deadline import Deadline
 from aio_request.server.aiohttp import aiohttp_middleware_factory
 from aio_request.server.asgi import AsgiMiddleware
 

@@ -19,7 +19,7 @@ import httpcore
 import httpx
 import pytest
 
-from aio_request.transport import Transport
+from aio_request.http.transport import Transport
 from aio_request.transports.aiohttp import AioHttpTransport
 from aio_request.transports.httpx import HttpxTransport
 

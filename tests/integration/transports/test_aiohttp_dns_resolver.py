@@ -10,7 +10,7 @@ import aiohttp
 import aiohttp.abc
 import pytest
 
-from aio_request.request import Request
+from aio_request.http.request import Request
 from aio_request.testing import FakeClock
 from aio_request.transports.aiohttp import AioHttpDnsResolver, AioHttpTransport
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from aio_request.request import Request
+from aio_request.http.request import Request
 
 from .conftest import Harness
 from .fault_server import FaultServer

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from aio_request._errors import FailureKind
-from aio_request.headers import Header
-from aio_request.request import Request
-from aio_request.response import EmptyResponse
+from aio_request._core.errors import FailureKind
+from aio_request.http.headers import Header
+from aio_request.http.request import Request
+from aio_request.http.response import EmptyResponse
 
 from .conftest import Harness
 from .fault_server import FaultServer

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from aio_request.headers import Header
-from aio_request.request import Request
-from aio_request.response import BufferedResponse
+from aio_request.http.headers import Header
+from aio_request.http.request import Request
+from aio_request.http.response import BufferedResponse
 
 from .conftest import Harness
 from .fault_server import FaultServer

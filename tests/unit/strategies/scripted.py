@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TypeVar
@@ -11,7 +11,7 @@ from typing import TypeVar
 import yarl
 
 from aio_request import Deadline, DefaultResponseClassifier, Priority, Request, ResponseWithVerdict
-from aio_request.response import BufferedResponse, ClosableResponse
+from aio_request.http.response import BufferedResponse, ClosableResponse
 from aio_request.testing import FakeClock
 
 T = TypeVar("T")
@@ -68,16 +68,3 @@ class _Attempt(AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.sender.closed.append(self.index)
-
-
-async def run_on_clock(clock: FakeClock, work: Callable[[], Awaitable[T]], *, step: float = 0.005) -> T:
-    """Run ``work`` while advancing ``clock`` in small steps until it finishes (at most 60 s)."""
-    task = asyncio.ensure_future(work())
-    for _ in range(int(60 / step)):
-        for _ in range(20):
-            await asyncio.sleep(0)
-        if task.done():
-            return task.result()
-        await clock.advance(step)
-    task.cancel()
-    raise AssertionError("work did not finish within 60 fake seconds")

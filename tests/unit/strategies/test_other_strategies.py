@@ -17,11 +17,11 @@ from aio_request import (
     single_attempt_strategy,
 )
 from aio_request.testing import FakeClock
-from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
+from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender
 
 
 async def test_single_attempt_returns_whatever_it_gets() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0), (200, 0)])
     async with single_attempt_strategy().request(
         sender, ENDPOINT, get("x"), Deadline.from_timeout(1, clock=clock), Priority.LOW
@@ -31,7 +31,7 @@ async def test_single_attempt_returns_whatever_it_gets() -> None:
 
 
 async def test_retry_until_deadline_repeats_the_inner_strategy_until_accepted() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0)] * 5 + [(200, 0)])
     strategy = retry_until_deadline_expired(
         sequential_strategy(attempts_count=2, delays_provider=constant_delays(delay=0.1)),
@@ -43,13 +43,13 @@ async def test_retry_until_deadline_repeats_the_inner_strategy_until_accepted() 
         async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
             return result.response.status
 
-    assert await run_on_clock(clock, work) == 200
+    assert await work() == 200
     assert len(sender.started_at) == 6
     assert sender.open_attempts == []
 
 
 async def test_retry_until_deadline_stops_when_time_runs_out() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0)] * 100)
     strategy = retry_until_deadline_expired(
         single_attempt_strategy(), delays_provider=constant_delays(delay=0.3)
@@ -60,13 +60,13 @@ async def test_retry_until_deadline_stops_when_time_runs_out() -> None:
         async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
             return result.response.status
 
-    assert await run_on_clock(clock, work) == 503
+    assert await work() == 503
     assert len(sender.started_at) == 4
     assert clock.now() < 1.0
 
 
 async def test_method_based_strategy_picks_by_method_or_default() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     deadline = Deadline.from_timeout(1, clock=clock)
     strategy = MethodBasedStrategy(
         {"GET": sequential_strategy(delays_provider=constant_delays(delay=0))},
@@ -79,7 +79,7 @@ async def test_method_based_strategy_picks_by_method_or_default() -> None:
             async with strategy.request(sender, ENDPOINT, req, deadline, Priority.NORMAL):  # noqa: B023
                 pass
 
-        await run_on_clock(clock, work)
+        await work()
         assert len(sender.started_at) == expected_attempts
     with pytest.raises(ValueError, match="no strategy for method 'PUT'"):
         MethodBasedStrategy({}).request(

@@ -8,7 +8,7 @@ import pytest
 
 from aio_request import Deadline, Priority, constant_delays, get, parallel_strategy
 from aio_request.testing import FakeClock
-from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
+from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender
 
 
 async def race(
@@ -21,11 +21,11 @@ async def race(
         async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
             return result.response.status, sender.open_attempts
 
-    return await run_on_clock(clock, work)
+    return await work()
 
 
 async def test_a_fast_hedge_wins_and_the_slow_attempt_is_cancelled_before_the_body() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(200, 1.0), (201, 0.05), (202, 0)])
     status, open_inside = await race(clock, sender)
     assert status == 201
@@ -36,7 +36,7 @@ async def test_a_fast_hedge_wins_and_the_slow_attempt_is_cancelled_before_the_bo
 
 
 async def test_a_rejection_starts_the_next_attempt_at_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0.02), (200, 0.02)])
     status, _ = await race(clock, sender, attempts_count=2, delay=0.5)
     assert status == 200
@@ -44,7 +44,7 @@ async def test_a_rejection_starts_the_next_attempt_at_once() -> None:
 
 
 async def test_never_more_than_attempts_count_and_a_rejection_is_returned() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0.01)] * 5)
     status, open_inside = await race(clock, sender, attempts_count=3)
     assert status == 503
@@ -54,7 +54,7 @@ async def test_never_more_than_attempts_count_and_a_rejection_is_returned() -> N
 
 
 async def test_first_attempt_accepted_before_the_delay_sends_no_hedge() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(200, 0.05), (200, 0)])
     status, _ = await race(clock, sender)
     assert status == 200
@@ -62,7 +62,7 @@ async def test_first_attempt_accepted_before_the_delay_sends_no_hedge() -> None:
 
 
 async def test_an_attempt_error_propagates_unwrapped_and_cancels_the_rest() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(200, 5), (200, 0.01)])
     sender.failing_attempt = 1
     with pytest.raises(RuntimeError, match="attempt 1 failed"):
@@ -96,7 +96,7 @@ async def test_cancelling_the_caller_mid_race_leaves_no_task_and_nothing_open() 
 
 
 async def test_single_attempt_count_sends_one() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0), (200, 0)])
     status, _ = await race(clock, sender, attempts_count=1)
     assert status == 503

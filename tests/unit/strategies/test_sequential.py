@@ -13,7 +13,7 @@ from aio_request import (
     split_deadline_between_attempts,
 )
 from aio_request.testing import FakeClock
-from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
+from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender
 
 
 async def run(
@@ -26,11 +26,11 @@ async def run(
         async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
             return result.response.status, list(sender.closed)
 
-    return await run_on_clock(clock, work)
+    return await work()
 
 
 async def test_retries_after_delays_until_accepted_and_closes_rejected_attempts() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0), (489, 0), (200, 0)])
     status, closed_inside = await run(clock, sender, delays_provider=constant_delays(delay=0.1))
     assert status == 200
@@ -40,7 +40,7 @@ async def test_retries_after_delays_until_accepted_and_closes_rejected_attempts(
 
 
 async def test_returns_the_last_response_when_every_attempt_is_rejected() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0)] * 3)
     status, _ = await run(clock, sender, delays_provider=constant_delays(delay=0.01))
     assert status == 503
@@ -49,7 +49,7 @@ async def test_returns_the_last_response_when_every_attempt_is_rejected() -> Non
 
 
 async def test_accepted_first_attempt_sends_nothing_more() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(404, 0), (200, 0)])
     status, _ = await run(clock, sender)
     assert status == 404
@@ -57,7 +57,7 @@ async def test_accepted_first_attempt_sends_nothing_more() -> None:
 
 
 async def test_stops_when_the_deadline_is_shorter_than_the_next_delay() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0.1), (200, 0)])
     status, _ = await run(clock, sender, timeout=1.0, delays_provider=constant_delays(delay=1.0))
     assert status == 503
@@ -65,7 +65,7 @@ async def test_stops_when_the_deadline_is_shorter_than_the_next_delay() -> None:
 
 
 async def test_split_deadline_between_attempts_gives_each_a_share() -> None:
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0)] * 3)
     await run(
         clock,

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import aio_request
 from aio_request.events import Event, EventHub
-from aio_request.response import Response
+from aio_request.http.response import Response
 from aio_request.testing import FakeClock, FakeTransport
 
 ENDPOINT = "http://svc.test/"

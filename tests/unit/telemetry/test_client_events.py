@@ -9,7 +9,7 @@ import pytest
 
 import aio_request
 from aio_request import EmptyResponse, get
-from aio_request._errors import FailureKind, TransportFailure
+from aio_request._core.errors import FailureKind, TransportFailure
 from aio_request.events import (
     AttemptFinished,
     AttemptStarted,
@@ -18,9 +18,8 @@ from aio_request.events import (
     RequestStarted,
     ServerRequestFinished,
 )
-from aio_request.response import BufferedResponse
+from aio_request.http.response import BufferedResponse
 from aio_request.testing import FakeClock
-from tests.unit.strategies.scripted import run_on_clock
 
 from .helpers import ENDPOINT, Recorder, client, recorded_hub, status_of
 
@@ -30,10 +29,10 @@ UNAVAILABLE = EmptyResponse(status=503)
 
 async def test_a_single_attempt_emits_four_events_with_template_labels_and_fake_clock_durations() -> None:
     hub, recorder = recorded_hub()
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     c, _ = client(hub, routes={("GET", "users/{id}"): OK}, clock=clock, latency=0.25)
     request = get("users/{id}", path_parameters={"id": 42})
-    assert await run_on_clock(clock, lambda: status_of(c, request)) == 200
+    assert await status_of(c, request) == 200
 
     assert recorder.names() == ["RequestStarted", "AttemptStarted", "AttemptFinished", "RequestFinished"]
     started, attempt_started, attempt, finished = recorder.events
@@ -84,7 +83,7 @@ async def test_sequential_retries_are_first_then_retry_with_their_verdicts() -> 
 
 async def test_a_hedge_started_while_the_first_attempt_waits_is_a_hedge_and_the_loser_is_cancelled() -> None:
     hub, recorder = recorded_hub()
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     latencies = iter([1.0, 0.05])
     c, _ = client(
         hub,
@@ -95,7 +94,7 @@ async def test_a_hedge_started_while_the_first_attempt_waits_is_a_hedge_and_the_
             attempts_count=2, delays_provider=aio_request.constant_delays(delay=0.1)
         ),
     )
-    assert await run_on_clock(clock, lambda: status_of(c, get("x"))) == 200
+    assert await status_of(c, get("x")) == 200
     starts = recorder.of(AttemptStarted)
     assert [(s.attempt, s.kind) for s in starts] == [(1, "first"), (2, "hedge")]
     by_number = {a.attempt: a for a in recorder.of(AttemptFinished)}
@@ -137,7 +136,7 @@ async def test_a_call_that_raises_finishes_with_status_0_and_the_error() -> None
 
 async def test_a_synthetic_response_names_its_local_cause() -> None:
     hub, recorder = recorded_hub()
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     c, _ = client(
         hub,
         lambda url, request: OK,
@@ -145,7 +144,7 @@ async def test_a_synthetic_response_names_its_local_cause() -> None:
         latency=30.0,
         safe_method_strategy=aio_request.single_attempt_strategy(),
     )
-    assert await run_on_clock(clock, lambda: status_of(c, get("x"))) == 408
+    assert await status_of(c, get("x")) == 408
     assert recorder.of(AttemptFinished)[0].failure == "timeout"
     finished = recorder.of(RequestFinished)[0]
     assert (finished.status, finished.failure, finished.circuit_breaker) == (408, "timeout", False)
@@ -189,7 +188,7 @@ async def test_a_client_nobody_listens_to_builds_no_telemetry(monkeypatch: pytes
     def forbidden(*args: object) -> None:
         raise AssertionError("telemetry built for an inactive hub")
 
-    monkeypatch.setattr(aio_request.client, "CallTelemetry", forbidden)
+    monkeypatch.setattr(aio_request.client.client, "CallTelemetry", forbidden)
     c, _ = client(EventHub(), lambda url, request: OK)
     assert await status_of(c, get("x")) == 200
 

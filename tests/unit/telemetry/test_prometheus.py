@@ -16,10 +16,9 @@ import pytest
 import aio_request
 from aio_request import EmptyResponse, get
 from aio_request.events import BudgetExhausted, CircuitStateChanged, EventHub, ServerRequestFinished
-from aio_request.response import BufferedResponse
+from aio_request.http.response import BufferedResponse
 from aio_request.telemetry.prometheus import DEFAULT_BUCKETS, PrometheusMetrics, install
 from aio_request.testing import FakeClock
-from tests.unit.strategies.scripted import run_on_clock
 
 from .helpers import ENDPOINT, client, status_of
 
@@ -58,9 +57,9 @@ def bucket_bounds(registry: prometheus_client.CollectorRegistry, metric: str) ->
 
 async def test_client_histograms_have_the_api_names_labels_and_buckets() -> None:
     hub, registry = prometheus_hub()
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     c, _ = client(hub, routes={("GET", "users/{id}"): OK}, clock=clock, latency=0.03)
-    await run_on_clock(clock, lambda: status_of(c, get("users/{id}", path_parameters={"id": 7})))
+    await status_of(c, get("users/{id}", path_parameters={"id": 7}))
 
     labels = {
         "request_endpoint": ENDPOINT,
@@ -126,7 +125,7 @@ async def test_attempts_are_counted_by_kind_and_outcome() -> None:
 
 async def test_a_losing_hedge_is_counted_as_a_cancelled_hedge_with_status_499() -> None:
     hub, registry = prometheus_hub()
-    clock = FakeClock()
+    clock = FakeClock(autojump=True)
     latencies = iter([1.0, 0.05])
     c, _ = client(
         hub,
@@ -137,7 +136,7 @@ async def test_a_losing_hedge_is_counted_as_a_cancelled_hedge_with_status_499() 
             attempts_count=2, delays_provider=aio_request.constant_delays(delay=0.1)
         ),
     )
-    await run_on_clock(clock, lambda: status_of(c, get("x")))
+    await status_of(c, get("x"))
     base = {"request_endpoint": ENDPOINT, "request_method": "GET", "request_path": "x"}
     assert (
         registry.get_sample_value(
@@ -215,7 +214,7 @@ async def test_the_client_budget_reports_refused_retries() -> None:
     c, _ = client(
         hub,
         lambda url, request: UNAVAILABLE,
-        retry_budget=aio_request.budget.RetryBudget(ratio=0.0, min_retries_per_second=0.0),
+        retry_budget=aio_request.RetryBudget(ratio=0.0, min_retries_per_second=0.0),
     )
     assert await status_of(c, get("x")) == 503
     assert (
@@ -305,7 +304,7 @@ def _run(code: str) -> dict[str, object]:
 REQUEST_ONCE = """
     import asyncio, json, sys
     import aio_request
-    from aio_request.response import BufferedResponse
+    from aio_request.http.response import BufferedResponse
     from aio_request.testing import FakeTransport
 
     async def once():

@@ -1,0 +1,134 @@
+"""Instructions the library executes per call, counted by valgrind's cachegrind.
+
+Instruction counts are exact and repeatable on a busy machine, where timings swing by ±20 %, so
+one run decides whether a change made the per-call path cheaper. Each case runs the same call
+``--calls`` times over a transport that answers at once; the script runs the case twice under
+``valgrind --tool=cachegrind`` (with ``--calls`` and with twice as many) and reports the
+difference divided by ``--calls``: start-up and imports cancel out.
+
+Usage::
+
+    python benchmarks/instructions_per_call.py [--calls 2000] [--case single ...]
+    PYTHONPATH=/other/checkout/src python benchmarks/instructions_per_call.py   # compare a tree
+
+``--run CASE N`` is the inner mode that valgrind runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+
+import yarl
+
+import aio_request
+
+
+class _InstantTransport(aio_request.Transport):
+    """Answers at once: ``200``, or ``503`` for the first ``rejected`` attempts of each call.
+
+    Only root names are used, so the script also measures older checkouts (``PYTHONPATH``).
+    """
+
+    def __init__(self, rejected: int = 0) -> None:
+        self._ok = aio_request.EmptyResponse(status=200)
+        self._rejected = rejected
+        self._seen = 0
+
+    async def send(
+        self, endpoint: yarl.URL, request: aio_request.Request, timeout: float
+    ) -> aio_request.ClosableResponse:
+        self._seen += 1
+        if self._seen % (self._rejected + 1):
+            return aio_request.EmptyResponse(status=503)
+        return self._ok
+
+
+def _case(name: str) -> Callable[[], Awaitable[None]]:
+    hedged = aio_request.parallel_strategy(
+        attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.05)
+    )
+    endpoint = "http://instant.test/"
+    if name == "single":
+        client = aio_request.setup(
+            transport=_InstantTransport(),
+            endpoint=endpoint,
+            safe_method_strategy=aio_request.single_attempt_strategy(),
+        )
+    elif name == "defaults":
+        client = aio_request.setup(transport=_InstantTransport(), endpoint=endpoint)
+    elif name == "hedged":
+        client = aio_request.setup(
+            transport=_InstantTransport(rejected=2), endpoint=endpoint, safe_method_strategy=hedged
+        )
+    else:
+        raise ValueError(f"unknown case {name!r}")
+
+    async def call() -> None:
+        async with client.request(aio_request.get("thing")) as response:
+            await response.read()
+
+    return call
+
+
+async def _run(name: str, calls: int) -> None:
+    call = _case(name)
+    await call()  # first-call work (lazy telemetry set-up, caches) happens in both counts alike
+    for _ in range(calls):
+        await call()
+
+
+def _instructions(case: str, calls: int) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "cachegrind.out")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                f"--cachegrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--run",
+                case,
+                str(calls),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        with open(out) as file:
+            match = re.search(r"^summary:\s+(\d+)", file.read(), re.MULTILINE)
+        if match is None:
+            raise RuntimeError("cachegrind wrote no summary line")
+        return int(match.group(1))
+
+
+def main() -> None:
+    """Print a markdown table of instructions per call for each case."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--case", action="append", choices=["single", "defaults", "hedged"])
+    parser.add_argument("--run", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        asyncio.run(_run(args.run[0], int(args.run[1])))
+        return
+    print(f"aio_request from {os.path.dirname(aio_request.__file__)}")
+    print("| case | instructions per call |")
+    print("|---|---|")
+    for case in args.case or ["single", "defaults", "hedged"]:
+        low, high = _instructions(case, args.calls), _instructions(case, 2 * args.calls)
+        print(f"| {case} | {(high - low) / args.calls:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

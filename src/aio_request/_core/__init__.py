@@ -1,0 +1,5 @@
+"""The lowest layer: the clock, errors and failure kinds, option validation, task ownership.
+
+Nothing here imports the rest of the package. Only :mod:`.clock` reads time and only
+:mod:`.concurrency` creates tasks (ruff's ``banned-api`` rules in ``pyproject.toml`` enforce both).
+"""

@@ -1,0 +1,47 @@
+"""Monotonic time and sleeping behind one small protocol.
+
+Deadlines, delays, circuit breakers and budgets read time only through a :class:`Clock`, so
+tests can drive a fake clock instead of sleeping. The default is :data:`MONOTONIC_CLOCK`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """A source of monotonic time in seconds and a way to wait on it."""
+
+    def now(self) -> float:
+        """Return the current monotonic time in seconds."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+        ...
+
+
+class MonotonicClock:
+    """The real clock: :func:`time.monotonic` and :func:`asyncio.sleep`."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        """Return :func:`time.monotonic`."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep with :func:`asyncio.sleep` (negative values sleep zero)."""
+        await asyncio.sleep(max(seconds, 0.0))
+
+
+MONOTONIC_CLOCK: Clock = MonotonicClock()
+"""The clock used everywhere unless a test injects another one."""
+
+
+def wall_time() -> float:
+    """Seconds since the epoch: only for absolute times a peer sends (``Retry-After`` HTTP dates)."""
+    return time.time()

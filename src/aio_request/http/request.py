@@ -1,0 +1,199 @@
+"""The immutable description of an HTTP request relative to an endpoint.
+
+See :mod:`aio_request.http.url` for how the URL template and its parameters become the URL sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeAlias
+
+import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from aio_request._core.errors import InvalidRequestError
+from aio_request.http.headers import Header
+from aio_request.http.url import (
+    PathParameters,
+    QueryParameters,
+    ensure_relative,
+    join_endpoint,
+    normalize_query,
+    render_path,
+)
+
+Headers: TypeAlias = Mapping[str, str] | CIMultiDictProxy[str] | CIMultiDict[str]
+"""Request headers: any mapping of names to values, or a multidict for repeated names."""
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Control characters but HTAB (RFC 9110 §5.5; aiohttp refuses to send them) and lone surrogates
+# (no encoding can send them): refused when the request is built, not deep in a transport.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
+
+
+class Method:
+    """HTTP method names."""
+
+    GET: Final = "GET"
+    POST: Final = "POST"
+    PUT: Final = "PUT"
+    DELETE: Final = "DELETE"
+    PATCH: Final = "PATCH"
+
+
+def _validated_headers(headers: Headers | None) -> CIMultiDictProxy[str]:
+    if not headers:
+        return _NO_HEADERS
+    result: CIMultiDict[str] = CIMultiDict()
+    _add_headers(result, headers)
+    return CIMultiDictProxy(result)
+
+
+def _add_headers(target: CIMultiDict[str], headers: Headers) -> None:
+    for name, value in headers.items():
+        if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+            raise InvalidRequestError(f"invalid header name {name!r}")
+        if not isinstance(value, str):
+            raise TypeError(f"header {name!r} must have a str value, got {type(value).__name__}")
+        if _BAD_VALUE.search(value) is not None:
+            raise InvalidRequestError(
+                f"header {name!r} contains a control character (CR, LF, ...) or a lone surrogate: {value!r}"
+            )
+        target.add(name, value)
+
+
+class Request:
+    """An immutable request; build one with :func:`get`, :func:`post_json` and friends.
+
+    All arguments are keyword-only. ``url`` is relative to the endpoint (``str`` or
+    :class:`yarl.URL`); an absolute URL raises :class:`ValueError`. Invalid headers, parameters
+    or redirect limits raise :class:`ValueError`/:class:`TypeError` here, not in the transport.
+    """
+
+    __slots__ = (
+        "_headers",
+        "_query_pairs",
+        "_relative_path",
+        "allow_redirects",
+        "body",
+        "max_redirects",
+        "method",
+        "path_parameters",
+        "query_parameters",
+        "url",
+    )
+
+    method: str
+    url: yarl.URL
+    path_parameters: PathParameters | None
+    query_parameters: QueryParameters | None
+    body: bytes | None
+    allow_redirects: bool
+    max_redirects: int
+    _headers: CIMultiDictProxy[str]
+    _relative_path: str
+    _query_pairs: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str | yarl.URL,
+        path_parameters: PathParameters | None = None,
+        query_parameters: QueryParameters | None = None,
+        headers: Headers | None = None,
+        body: bytes | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 10,
+    ) -> None:
+        if not isinstance(method, str) or _TOKEN.fullmatch(method) is None:
+            raise InvalidRequestError(f"invalid method {method!r}")
+        if body is not None and not isinstance(body, bytes | bytearray | memoryview):
+            raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
+        if isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0:
+            raise ValueError(f"max_redirects must be an int >= 0, got {max_redirects!r}")
+        init = object.__setattr__
+        init(self, "method", method.upper())
+        init(self, "url", ensure_relative(url))
+        init(self, "path_parameters", path_parameters)
+        init(self, "query_parameters", query_parameters)
+        init(self, "body", bytes(body) if body is not None and not isinstance(body, bytes) else body)
+        init(self, "allow_redirects", bool(allow_redirects))
+        init(self, "max_redirects", max_redirects)
+        init(self, "_headers", _validated_headers(headers))
+        init(self, "_relative_path", render_path(self.url, path_parameters))
+        init(self, "_query_pairs", normalize_query(query_parameters))
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The request headers (a read-only case-insensitive multidict)."""
+        return self._headers
+
+    def build_url(self, endpoint: yarl.URL) -> yarl.URL:
+        """The absolute URL this request is sent to on ``endpoint`` (see :mod:`aio_request.http.url`)."""
+        return join_endpoint(endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
+
+    def _with_headers(self, headers: CIMultiDictProxy[str]) -> Request:
+        clone = object.__new__(Request)
+        for slot in _COPIED_SLOTS:
+            object.__setattr__(clone, slot, getattr(self, slot))
+        object.__setattr__(clone, "_headers", headers)
+        return clone
+
+    def with_system_headers(self, request_timeout: str, priority: str) -> Request:
+        """A copy carrying ``X-Request-Timeout`` and ``X-Request-Priority`` (replacing any).
+
+        The pipeline's hot path: the values come from the library's own formatter, so they are
+        not validated again.
+        """
+        new_headers = CIMultiDict(self._headers)
+        new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
+        new_headers[Header.X_REQUEST_PRIORITY] = priority
+        return self._with_headers(CIMultiDictProxy(new_headers))
+
+    def update_headers(self, headers: Headers) -> Request:
+        """A copy whose headers named in ``headers`` are replaced by the given values."""
+        if not headers:
+            return self
+        new_headers = CIMultiDict(self._headers)
+        added: CIMultiDict[str] = CIMultiDict()
+        _add_headers(added, headers)
+        for name in added:
+            new_headers.popall(name, None)
+        new_headers.extend(added)
+        return self._with_headers(CIMultiDictProxy(new_headers))
+
+    def extend_headers(self, headers: Headers) -> Request:
+        """A copy with ``headers`` added to the existing ones (repeated names are kept)."""
+        if not headers:
+            return self
+        new_headers = CIMultiDict(self._headers)
+        _add_headers(new_headers, headers)
+        return self._with_headers(CIMultiDictProxy(new_headers))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Request is immutable; use update_headers/extend_headers")
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and self.url == other.url
+            and self._relative_path == other._relative_path
+            and self._query_pairs == other._query_pairs
+            and list(self._headers.items()) == list(other._headers.items())
+            and self.body == other.body
+            and self.allow_redirects == other.allow_redirects
+            and self.max_redirects == other.max_redirects
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_COPIED_SLOTS: Final = tuple(slot for slot in Request.__slots__ if slot != "_headers")
