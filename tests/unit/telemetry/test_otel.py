@@ -368,7 +368,7 @@ async def test_traces_or_metrics_can_be_turned_off() -> None:
 
 
 def test_url_full_drops_credentials() -> None:
-    from aio_request.telemetry.otel import _full_url
+    from aio_request.telemetry.otel.listener import _full_url
 
     assert _full_url(get("a", query_parameters={"q": "1"}), "http://user:pw@svc.test/base/") == (
         "http://svc.test/base/a?q=1"

@@ -1,56 +1,16 @@
-"""OpenTelemetry for clients and servers: spans, metrics and W3C trace-context propagation.
-
-Needs only ``opentelemetry-api`` (the ``otel`` extra); the application configures the SDK and
-its exporters as usual. Opt in once at start-up::
-
-    aio_request.telemetry.otel.install()            # global tracer and meter providers
-
-and inject the trace context into every attempt, either as a pipeline module
-(:class:`TraceContextModule`) or with ``setup(request_enricher=inject_trace_context)``.
-
-Client spans. Each ``client.request`` call gets an ``INTERNAL`` span named
-``"{method} {url template}"``; each attempt a ``CLIENT`` child span of the same name, current
-while the attempt runs, so the ``traceparent`` header sent with an attempt names that attempt's
-span. Attempt spans carry the HTTP semantic-convention attributes (``http.request.method``,
-``server.address``, ``server.port``, ``url.full``, ``url.template``,
-``http.response.status_code``, ``http.request.resend_count``, ``error.type``) and
-``aio_request.attempt`` (1, 2, ...), ``aio_request.attempt.kind`` (first, retry, hedge),
-``aio_request.verdict`` (accept, reject) and ``aio_request.status`` (synthetic statuses
-included). A response the transport synthesised (timeout, connection failure, ...) has no
-``http.response.status_code``; its ``error.type`` names the cause (``timeout``, ``connect``).
-4xx, 5xx, local failures and exceptions end the span with an ``ERROR`` status; a losing hedge
-(or any attempt cancelled) ends with an unset status and ``aio_request.cancelled = true``.
-
-Server spans. Both middlewares can call :func:`extract_context` (or use :func:`server_span`),
-so a trace runs through every service: A's attempt span is the parent of B's server span, whose
-calls to C carry it on.
-
-Metrics (instruments are created on first use, with the 5 ms to 20 s buckets as advice):
-``aio_request.client.duration`` (a whole call, s), ``http.client.request.duration`` (each
-attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` and
-``aio_request.attempt.outcome``), ``aio_request.client.budget_exhausted``,
-``aio_request.circuit_breaker.transitions``, the gauge ``aio_request.circuit_breaker.state``
-(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s). Client durations
-carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
-``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
-(real responses only) and ``error.type``; ``docs/observability.md`` lists them all.
-"""
+"""The event listener that turns client and server events into spans and metrics."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
-from typing import Any, Final, TypeAlias
+from typing import Final
 
 import yarl
 from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
-from opentelemetry import propagate, trace
-from opentelemetry.propagators.textmap import Getter, TextMapPropagator
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
 
 from aio_request._version import __version__
 from aio_request.events import (
@@ -66,188 +26,13 @@ from aio_request.events import (
     RequestStarted,
     ServerRequestFinished,
 )
-from aio_request.http.deadline import Deadline
-from aio_request.http.priority import Priority
 from aio_request.http.request import Request
-from aio_request.http.response import ClosableResponse
-from aio_request.pipeline import NextModuleFunc, RequestModule
 from aio_request.telemetry import LATENCY_BUCKETS
+from aio_request.telemetry.otel._common import SCOPE_NAME, Attributes
 
-__all__ = [
-    "IncomingHeaders",
-    "OpenTelemetryListener",
-    "TraceContextModule",
-    "extract_context",
-    "inject_trace_context",
-    "install",
-    "server_span",
-    "set_response_status",
-]
-
-_SCOPE_NAME: Final = "aio_request"
 _CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
 _MAX_CACHED_ENDPOINTS: Final = 1024
 
-IncomingHeaders: TypeAlias = Mapping[str, str] | Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
-"""Request headers as servers have them: a mapping (aiohttp's and Starlette's are
-case-insensitive multidicts) or the raw ``(name, value)`` pairs of an ASGI scope."""
-
-Attributes: TypeAlias = dict[str, AttributeValue]
-
-
-# --- propagation ------------------------------------------------------------------------------
-
-
-class _HeadersGetter(Getter[Any]):
-    """Reads header values case-insensitively from any :data:`IncomingHeaders`."""
-
-    def get(self, carrier: Any, key: str) -> list[str] | None:
-        if isinstance(carrier, Mapping):
-            getall = getattr(carrier, "getall", None) or getattr(carrier, "getlist", None)
-            if getall is not None:
-                values = getall(key, None) if hasattr(carrier, "getall") else getall(key)
-                if values:
-                    return [str(value) for value in values]
-            value = carrier.get(key)
-            if value is not None:
-                return [str(value)]
-            lowered = key.lower()
-            found = [str(v) for name, v in carrier.items() if str(name).lower() == lowered]
-            return found or None
-        lowered = key.lower()
-        found = [_text(value) for name, value in carrier if _text(name).lower() == lowered]
-        return found or None
-
-    def keys(self, carrier: Any) -> list[str]:
-        if isinstance(carrier, Mapping):
-            return [str(name) for name in carrier]
-        return [_text(name) for name, _ in carrier]
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-_GETTER: Final = _HeadersGetter()
-
-
-def extract_context(
-    headers: IncomingHeaders, *, propagator: TextMapPropagator | None = None
-) -> otel_context.Context:
-    """The trace context a caller sent in ``headers`` (W3C ``traceparent``/``tracestate``).
-
-    Uses the global propagator (W3C Trace Context and Baggage unless configured otherwise)
-    or ``propagator``. With no trace headers the result is an empty context: spans started in
-    it begin a new trace. Attach it for the handler, or start the server span in it::
-
-        token = opentelemetry.context.attach(extract_context(request.headers))
-        try:
-            return await handler(request)
-        finally:
-            opentelemetry.context.detach(token)
-    """
-    if propagator is None:
-        return propagate.extract(headers, getter=_GETTER)
-    return propagator.extract(headers, getter=_GETTER)
-
-
-def _trace_headers(propagator: TextMapPropagator | None) -> dict[str, str]:
-    carrier: dict[str, str] = {}
-    if propagator is None:
-        propagate.inject(carrier)
-    else:
-        propagator.inject(carrier)
-    return carrier
-
-
-def inject_trace_context(request: Request) -> Request:
-    """A request enricher adding the current trace context (``traceparent``...) to ``request``.
-
-    Use it as ``setup(request_enricher=inject_trace_context)``; enrichers run inside the
-    attempt, so the header names the attempt's span. Without a current span it adds nothing.
-    """
-    headers = _trace_headers(None)
-    return request.update_headers(headers) if headers else request
-
-
-class TraceContextModule(RequestModule):
-    """A pipeline module adding the current trace context to every attempt's headers.
-
-    Place it anywhere before the :class:`~aio_request.pipeline.TransportModule`; it uses the
-    global propagator unless given one.
-    """
-
-    __slots__ = ("_propagator",)
-
-    def __init__(self, propagator: TextMapPropagator | None = None) -> None:
-        self._propagator = propagator
-
-    async def execute(
-        self,
-        next: NextModuleFunc,
-        *,
-        endpoint: yarl.URL,
-        request: Request,
-        deadline: Deadline,
-        priority: Priority,
-    ) -> ClosableResponse:
-        """Add the trace headers, then call ``next``."""
-        headers = _trace_headers(self._propagator)
-        if headers:
-            request = request.update_headers(headers)
-        return await next(endpoint, request, deadline, priority)
-
-
-# --- server spans ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def server_span(
-    headers: IncomingHeaders,
-    *,
-    method: str,
-    route: str,
-    client: str = "",
-    tracer_provider: trace.TracerProvider | None = None,
-) -> Iterator[Span]:
-    """A ``SERVER`` span for one incoming request, current for the block, child of the caller's.
-
-    ``route`` is the route pattern (never the raw path); ``client`` the caller's service name.
-    Call :func:`set_response_status` with the final status before the block ends. An exception
-    leaving the block is recorded on the span (its status follows the response status, so a
-    raised 404 is not an error); a cancellation sets ``aio_request.cancelled``.
-    """
-    tracer = trace.get_tracer(_SCOPE_NAME, __version__, tracer_provider)
-    attributes: Attributes = {"http.request.method": method, "http.route": route}
-    if client:
-        attributes["aio_request.client"] = client
-    parent = extract_context(headers)
-    span = tracer.start_span(f"{method} {route}", context=parent, kind=SpanKind.SERVER, attributes=attributes)
-    token = otel_context.attach(trace.set_span_in_context(span, parent))
-    try:
-        yield span
-    except asyncio.CancelledError:
-        span.set_attribute("aio_request.cancelled", True)
-        raise
-    except BaseException as error:
-        span.record_exception(error)
-        raise
-    finally:
-        span.end()
-        otel_context.detach(token)
-
-
-def set_response_status(span: Span, status: int) -> None:
-    """Record a server response's status: 5xx is an error, 499 (client gone) a cancellation."""
-    span.set_attribute("http.response.status_code", status)
-    if status == 499:
-        span.set_attribute("aio_request.cancelled", True)
-    elif status >= 500:
-        span.set_attribute("error.type", str(status))
-        span.set_status(Status(StatusCode.ERROR))
-
-
-# --- the event listener ------------------------------------------------------------------------
 
 _endpoints: dict[str, Attributes] = {}
 
@@ -406,13 +191,13 @@ class OpenTelemetryListener:
     def _get_tracer(self) -> trace.Tracer:
         tracer = self._tracer
         if tracer is None:
-            tracer = self._tracer = trace.get_tracer(_SCOPE_NAME, __version__, self._tracer_provider)
+            tracer = self._tracer = trace.get_tracer(SCOPE_NAME, __version__, self._tracer_provider)
         return tracer
 
     def _get_instruments(self) -> _Instruments:
         instruments = self._instruments
         if instruments is None:
-            meter = otel_metrics.get_meter(_SCOPE_NAME, __version__, self._meter_provider)
+            meter = otel_metrics.get_meter(SCOPE_NAME, __version__, self._meter_provider)
             instruments = self._instruments = _Instruments(meter)
         return instruments
 

@@ -1,40 +1,4 @@
-"""Prometheus metrics for clients and servers, from the events of :mod:`aio_request.events`.
-
-Installing ``prometheus-client`` is enough: :data:`~aio_request.events.DEFAULT_EVENT_HUB`
-subscribes :func:`default_listener` (metrics in ``prometheus_client.REGISTRY``) the first time
-a client or a server middleware is built on it, or at its first event. ``import aio_request``
-does not import ``prometheus_client``, and a registry shows no aio_request metric before the
-first event. To record into a registry of your own instead, call :func:`install` once at
-start-up, before the first request::
-
-    from aio_request.telemetry import prometheus
-
-    registry = prometheus_client.CollectorRegistry()
-    prometheus.install(registry)   # replaces the automatic listener
-
-To turn the metrics off, ``aio_request.events.DEFAULT_EVENT_HUB.disable_auto_listeners()``, or
-build clients and middlewares with ``event_hub=EventHub()``.
-
-Histograms (buckets :data:`DEFAULT_BUCKETS`, 5 ms to 20 s), with their labels:
-
-* ``aio_request_latency`` (a whole call): request_endpoint, request_method, request_path,
-  response_status, circuit_breaker;
-* ``aio_request_transport_latency`` (each attempt): request_endpoint, request_method,
-  request_path, response_status;
-* ``aio_request_server_latency``: request_client, request_method, request_path, response_status.
-
-Counters and a gauge beyond the original aio-request:
-
-* ``aio_request_attempts_total``: request_endpoint, request_method, request_path,
-  attempt_kind (first, retry, hedge), attempt_outcome (accept, reject, cancelled, error);
-* ``aio_request_budget_exhausted_total``: request_endpoint, attempt_kind, budget;
-* ``aio_request_circuit_state_changes_total``: request_endpoint, circuit_state (entered);
-* ``aio_request_circuit_state`` (gauge): request_endpoint; 0 closed, 1 half-open, 2 open.
-
-``request_path`` is the URL template of the request (``users/{id}``) or the route's canonical
-path on a server — never a path with ids filled in — so the number of series stays bounded.
-``response_status`` is ``499`` for a cancelled call or attempt and ``0`` when it raised.
-``circuit_breaker`` is ``"true"`` when the response was the circuit breaker's fallback.
+"""The collector behind :class:`~aio_request.telemetry.prometheus.PrometheusMetrics`.
 
 Why a collector of its own instead of ``prometheus_client.Histogram``: a labelled histogram
 costs about 2.5 µs per observation (label lookup, a lock per bucket counter). Here every thread
@@ -48,13 +12,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
-import math
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-import prometheus_client
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -64,26 +26,17 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from aio_request.events import (
-    DEFAULT_EVENT_HUB,
     AttemptFinished,
     BudgetExhausted,
     CircuitStateChanged,
-    Event,
     EventHandler,
-    EventHub,
     RequestFinished,
     ServerRequestFinished,
 )
-from aio_request.telemetry import LATENCY_BUCKETS
-
-__all__ = ["CIRCUIT_STATE_VALUES", "DEFAULT_BUCKETS", "PrometheusMetrics", "default_listener", "install"]
 
 _log = logging.getLogger(__name__)
 _bisect_left = bisect.bisect_left
 _get_ident = threading.get_ident
-
-DEFAULT_BUCKETS: Final[tuple[float, ...]] = LATENCY_BUCKETS
-"""Histogram buckets in seconds, 5 ms to 20 s (the longest default deadline), plus ``+Inf``."""
 
 CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
 """The value of ``aio_request_circuit_state`` for each circuit state."""
@@ -172,7 +125,7 @@ def _counter_family(name: str, documentation: str, labels: Sequence[str], series
     return family
 
 
-class _AioRequestCollector(Collector):
+class AioRequestCollector(Collector):
     """Every aio_request metric of one registry, shared by every listener recording into it."""
 
     def __init__(self, buckets: tuple[float, ...]) -> None:
@@ -312,16 +265,16 @@ class _AioRequestCollector(Collector):
         return [family for family in self._families(total, states) if family.samples]
 
 
-_collectors: weakref.WeakKeyDictionary[CollectorRegistry, _AioRequestCollector] = weakref.WeakKeyDictionary()
+_collectors: weakref.WeakKeyDictionary[CollectorRegistry, AioRequestCollector] = weakref.WeakKeyDictionary()
 _collectors_lock = threading.Lock()
 
 
-def _collector_for(registry: CollectorRegistry, buckets: tuple[float, ...]) -> _AioRequestCollector:
+def collector_for(registry: CollectorRegistry, buckets: tuple[float, ...]) -> AioRequestCollector:
     """The registry's collector, registered on first use; shared by every listener of it."""
     with _collectors_lock:
         collector = _collectors.get(registry)
         if collector is None:
-            collector = _AioRequestCollector(buckets)
+            collector = AioRequestCollector(buckets)
             registry.register(collector)
             _collectors[registry] = collector
         elif collector.buckets != buckets:
@@ -330,78 +283,3 @@ def _collector_for(registry: CollectorRegistry, buckets: tuple[float, ...]) -> _
                 f"got {buckets}"
             )
         return collector
-
-
-def _checked_buckets(buckets: Sequence[float]) -> tuple[float, ...]:
-    bounds = tuple(float(bound) for bound in buckets)
-    if bounds and bounds[-1] == math.inf:
-        bounds = bounds[:-1]
-    if (
-        not bounds
-        or any(math.isnan(bound) for bound in bounds)
-        or any(previous >= bound for previous, bound in itertools.pairwise(bounds))
-    ):
-        raise ValueError(f"buckets must be a non-empty increasing sequence, got {tuple(buckets)!r}")
-    return bounds
-
-
-class PrometheusMetrics:
-    """An event listener that records aio_request's metrics into a Prometheus registry.
-
-    ``registry`` defaults to ``prometheus_client.REGISTRY``; ``buckets`` (:data:`DEFAULT_BUCKETS`)
-    are the histograms' upper bounds in seconds, increasing (a trailing ``+Inf`` is implied).
-    The metrics are registered when the listener is made — which the automatic listener is at
-    the first client or middleware — and show up once they have a sample. Every listener of
-    one registry shares the same metrics. Subscribe it to a hub, or use :func:`install`::
-
-        hub.subscribe(PrometheusMetrics(registry))
-
-    Raises ``ValueError`` for empty, unsorted or NaN ``buckets``. If the registry already
-    holds metrics of these names from elsewhere, a warning is logged and the listener records
-    nothing.
-    """
-
-    __slots__ = ("event_handlers", "registry")
-
-    event_handlers: Mapping[type, EventHandler]
-    """The function for each event class it records; the hub calls these directly."""
-    registry: CollectorRegistry
-    """The registry the metrics are registered in."""
-
-    def __init__(
-        self, registry: CollectorRegistry | None = None, *, buckets: Sequence[float] = DEFAULT_BUCKETS
-    ) -> None:
-        bounds = _checked_buckets(buckets)
-        self.registry = registry if registry is not None else prometheus_client.REGISTRY
-        try:
-            self.event_handlers = _collector_for(self.registry, bounds).handlers
-        except ValueError as error:
-            _log.warning("aio_request Prometheus metrics are off for this registry: %s", error)
-            self.event_handlers = {}
-
-    def __call__(self, event: Event) -> None:
-        """Record ``event`` (events without a metric are ignored)."""
-        handler = self.event_handlers.get(type(event))
-        if handler is not None:
-            handler(event)
-
-
-def default_listener() -> PrometheusMetrics:
-    """The automatic listener of :data:`~aio_request.events.DEFAULT_EVENT_HUB`: the default registry."""
-    return PrometheusMetrics()
-
-
-def install(
-    registry: CollectorRegistry | None = None,
-    *,
-    event_hub: EventHub = DEFAULT_EVENT_HUB,
-    buckets: Sequence[float] = DEFAULT_BUCKETS,
-) -> Callable[[], None]:
-    """Record ``event_hub``'s metrics into ``registry`` (default ``prometheus_client.REGISTRY``).
-
-    The hub's automatic listeners are disabled first, so the metrics are not also recorded in
-    the default registry. Returns the function that unsubscribes the new listener.
-    """
-    listener = PrometheusMetrics(registry, buckets=buckets)
-    event_hub.disable_auto_listeners()
-    return event_hub.subscribe(listener)
