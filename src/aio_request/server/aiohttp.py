@@ -56,8 +56,8 @@ def aiohttp_timeout(*, seconds: float) -> Callable[[_T], _T]:
 
     Works on handler functions, on methods of an :class:`aiohttp.web.View` and on a whole ``View``
     class (every method). The handler is returned unchanged, with the timeout attached; the
-    middleware uses it when the request carries no ``X-Request-Timeout`` and, unless the
-    middleware has a ``max_timeout``, as the cap of the header for that route.
+    middleware uses it when the request carries no ``X-Request-Timeout``; a caller's header takes
+    priority over it, capped by the middleware's ``max_timeout`` (or this timeout when longer).
 
     >>> @aiohttp_timeout(seconds=60)
     ... async def export(request): ...
@@ -128,7 +128,7 @@ def aiohttp_middleware_factory(
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
     * ``timeout`` (20 s): the deadline when the request has no valid ``X-Request-Timeout`` and the
-      handler no :func:`aiohttp_timeout`; also the cap of the header unless ``max_timeout`` is set.
+      handler no :func:`aiohttp_timeout`.
     * ``priority`` (``NORMAL``): used when ``X-Request-Priority`` is absent or unknown.
     * ``low_timeout_threshold`` (5 ms): a deadline below it (or zero, negative, NaN) is answered
       with ``408`` and ``X-Do-Not-Retry`` without running the handler.
@@ -136,8 +136,9 @@ def aiohttp_middleware_factory(
     * ``cancel_on_timeout`` (off): cancel the handler at the deadline (and with it every outgoing
       call it is awaiting) and answer ``408``. Off, the handler runs on; its outgoing calls still
       carry the shrinking deadline, and calls made after it are answered locally with ``408``.
-    * ``max_timeout`` (``None``): the longest deadline a caller may ask for; ``None`` means the
-      route's timeout, so callers can shorten the server's timeout but never lengthen it.
+    * ``max_timeout`` (``None``: ``timeout``): the longest deadline a caller's ``X-Request-Timeout``
+      may ask for (a route's own longer timeout raises it for that route). The header takes
+      priority over the route's :func:`aiohttp_timeout`; huge or infinite values are capped.
     * ``event_hub`` (:data:`~aio_request.events.DEFAULT_EVENT_HUB`): receives one
       :class:`~aio_request.events.ServerRequestFinished` per request: the route's canonical path,
       499 when the handler was cancelled (client gone), 500 for an unhandled error (re-raised;
