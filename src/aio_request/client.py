@@ -2,9 +2,9 @@
 
 For each call it fixes the effective deadline (the earliest of the argument, the inherited
 context and the client's default timeout, so a call can shorten but never extend what it
-inherited), takes the call's or else the client's priority normalised against the context's, asks the endpoint provider, and runs
-the strategy with a per-call :class:`AttemptSender` that sends attempts through the pipeline and
-classifies their responses.
+inherited), takes the call's or else the client's priority normalised against the context's,
+asks the endpoint provider, and runs the strategy with a per-call :class:`AttemptSender` that
+sends attempts through the pipeline and classifies their responses.
 """
 
 from __future__ import annotations

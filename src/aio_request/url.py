@@ -152,7 +152,8 @@ def join_endpoint(
         path = base
     else:
         path = base + relative_path if base.endswith("/") else f"{base}/{relative_path}"
-        if ("." in relative_path or "%2" in relative_path) and any(_is_dot_segment(part) for part in relative_path.split("/")):
+        maybe_dots = "." in relative_path or "%2" in relative_path
+        if maybe_dots and any(_is_dot_segment(part) for part in relative_path.split("/")):
             path = _remove_dot_segments(path)
     url = yarl.URL.build(
         scheme=endpoint.scheme,

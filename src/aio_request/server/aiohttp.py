@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler, Middleware
 
 from aio_request._clock import MONOTONIC_CLOCK
+from aio_request._deprecated import MetricsProvider, warn_metrics_provider
 from aio_request.context import set_context
 from aio_request.deadline import Deadline
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
@@ -124,6 +125,7 @@ def aiohttp_middleware_factory(
     max_timeout: float | None = None,
     event_hub: EventHub = DEFAULT_EVENT_HUB,
     tracing: bool | TracerProvider = False,
+    metrics_provider: MetricsProvider | None = None,
 ) -> Middleware:
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
@@ -147,8 +149,11 @@ def aiohttp_middleware_factory(
       per request, child of the caller's W3C trace context and current for the handler (needs the
       ``otel`` extra; clients continue the trace with ``request_modules=[TraceContextModule()]``).
 
+    ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
+
     Raises ``ValueError`` naming the parameter for an invalid option.
     """
+    warn_metrics_provider("aiohttp_middleware_factory()", metrics_provider)
     options = ServerOptions.create(
         timeout=timeout,
         priority=priority,

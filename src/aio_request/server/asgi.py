@@ -151,9 +151,9 @@ def asgi_timeout(*, seconds: float) -> Callable[[_F], _F]:
         async def export(limit: int = 10): ...
 
     The deadline of a request to that endpoint is then the caller's ``X-Request-Timeout`` (capped
-    at the middleware's ``max_timeout``, or at 60 s when that is longer), else 60 s. Outside a request handled by
-    :class:`AsgiMiddleware` the wrapper only calls the endpoint. Raises ``ValueError`` for a bad
-    ``seconds`` and ``TypeError`` for something that is not a function.
+    at the middleware's ``max_timeout``, or at 60 s when that is longer), else 60 s. Outside a
+    request handled by :class:`AsgiMiddleware` the wrapper only calls the endpoint. Raises
+    ``ValueError`` for a bad ``seconds`` and ``TypeError`` for something that is not a function.
     """
     checked = check_route_timeout(seconds)
 
