@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck contracts pytest bench soak clean
+.PHONY: demo test lint typecheck contracts pytest docs bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[demo]' --group dev --group docs
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -31,6 +31,11 @@ pytest: $(STAMP)
 
 test: lint typecheck contracts pytest
 
+# The documentation site (mkdocs-material, API reference from the docstrings) in site/; --strict
+# turns every broken link or reference into an error.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_overhead.py
 
@@ -39,4 +44,4 @@ soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .import_linter_cache site
