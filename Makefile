@@ -34,7 +34,7 @@ test: lint typecheck contracts pytest
 # The documentation site (mkdocs-material, API reference from the docstrings) in site/; --strict
 # turns every broken link or reference into an error.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_overhead.py
