@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck contracts pytest docs bench soak clean
+.PHONY: demo test lint typecheck contracts pytest docs compat-029 bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,21 @@ test: lint typecheck contracts pytest
 # turns every broken link or reference into an error.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# aio-request 0.2.9's own test suite, from its sdist, run against this package (outside the
+# repository, in a virtualenv of its own: its plugins stay out of ours). Not part of `make test`.
+COMPAT_DIR ?= /tmp/aio-request-0.2.9-suite
+compat-029:
+	rm -rf $(COMPAT_DIR) && mkdir -p $(COMPAT_DIR)
+	$(PYTHON) -m venv $(COMPAT_DIR)/venv
+	$(COMPAT_DIR)/venv/bin/python -m pip install --quiet -e '.[aiohttp,httpx,prometheus]' \
+		pytest pytest-asyncio pytest-aiohttp pytest-httpbin pytest-timeout tdigest
+	$(COMPAT_DIR)/venv/bin/python -m pip download --quiet --no-deps --no-binary :all: \
+		aio-request==0.2.9 -d $(COMPAT_DIR)
+	tar xzf $(COMPAT_DIR)/aio_request-0.2.9.tar.gz -C $(COMPAT_DIR)
+	cd $(COMPAT_DIR)/aio_request-0.2.9 && rm -rf aio_request && \
+		../venv/bin/python -m pytest -p no:cacheprovider -q -o asyncio_mode=auto \
+		-o asyncio_default_fixture_loop_scope=function tests || true
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_overhead.py
