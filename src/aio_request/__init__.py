@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 from aio_request import _deprecated
@@ -193,7 +194,7 @@ _MISSING = frozenset(name for name, (_module, extra) in _LAZY.items() if not _in
 if _MISSING:
     __all__ = [name for name in __all__ if name not in _MISSING]
 
-_deprecated.install_legacy_module_finder()
+_deprecated.install_legacy_module_finder(sys.modules[__name__])
 
 
 def __getattr__(name: str) -> Any:

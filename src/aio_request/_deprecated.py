@@ -292,7 +292,22 @@ class LegacyModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         _warn(f"importing {module.__name__}", "import the same names from aio_request")
 
 
-def install_legacy_module_finder() -> None:
+class _Package(types.ModuleType):
+    """The package's module type: an imported legacy module never replaces a package attribute.
+
+    The import system sets every imported submodule as an attribute of its package; 0.2.9 had
+    modules named like functions of the package (``aio_request.setup``, ``aio_request.request``),
+    so ``import aio_request.setup`` must not turn ``aio_request.setup`` into a module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, _LegacyModule) and name in self.__dict__:
+            return
+        super().__setattr__(name, value)
+
+
+def install_legacy_module_finder(package: types.ModuleType) -> None:
     """Append the finder to ``sys.meta_path`` once, behind the finders of real modules."""
+    package.__class__ = _Package
     if not any(isinstance(finder, LegacyModuleFinder) for finder in sys.meta_path):
         sys.meta_path.append(LegacyModuleFinder())

@@ -142,6 +142,21 @@ def test_real_modules_win_over_old_paths_and_unknown_paths_stay_unknown() -> Non
         importlib.import_module("aio_request.no_such_module")
 
 
+def test_an_old_module_named_like_a_package_function_does_not_replace_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """0.2.9 had modules ``setup`` and ``request``, also functions of the package."""
+    from aio_request import _deprecated
+
+    monkeypatch.setattr(_deprecated, "LEGACY_MODULES", _deprecated.LEGACY_MODULES | {"aio_request.get"})
+    monkeypatch.delitem(sys.modules, "aio_request.get", raising=False)
+    get = aio_request.get
+    with pytest.warns(DeprecationWarning, match="importing aio_request.get is deprecated"):
+        legacy = importlib.import_module("aio_request.get")
+    assert aio_request.get is get, "still the request builder"
+    assert legacy.Request is aio_request.Request
+
+
 def test_from_old_module_import_in_a_fresh_interpreter() -> None:
     """As 0.2.9's own tests do it: the first import of the package comes with the old path."""
     code = (
