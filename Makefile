@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck contracts pytest docs compat-029 bench soak clean
+.PHONY: demo test lint typecheck contracts pytest docs compat-029 wheel-check bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ test: lint typecheck contracts pytest
 # turns every broken link or reference into an error.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The built wheel in a fresh virtualenv with only its aiohttp extra: the README's examples run
+# and introspection works without httpx. Not part of `make test` (it builds and installs).
+WHEEL_DIR ?= /tmp/aio-request-ng-wheel-check
+wheel-check: $(STAMP)
+	rm -rf $(WHEEL_DIR)
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEEL_DIR)/dist .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet "$$(ls $(WHEEL_DIR)/dist/*.whl)[aiohttp]"
+	$(WHEEL_DIR)/venv/bin/python tests/docs/check_wheel.py
 
 # aio-request 0.2.9's own test suite, from its sdist, run against this package (outside the
 # repository, in a virtualenv of its own: its plugins stay out of ours). Not part of `make test`.
