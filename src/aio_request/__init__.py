@@ -1,15 +1,21 @@
 """aio_request: deadline-aware, hedged and budgeted HTTP calls between asyncio microservices.
 
 Integrations (aiohttp, httpx) are resolved lazily: ``aio_request.AioHttpTransport`` imports
-aiohttp on first use, and names an extra to install when it is missing.
+aiohttp on first use. When an integration's extra is not installed its names are left out of
+``__all__`` and ``dir()``, and reading one raises an ``AttributeError`` (so ``hasattr`` is
+``False``) that names the extra to install. The deprecated names and module paths of
+aio-request 0.2.9 are served by :mod:`aio_request._deprecated`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
-from aio_request._core.errors import UnexpectedContentTypeError
+from aio_request import _deprecated
+from aio_request._core.errors import FailureKind, TransportFailure, UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
 from aio_request.circuit_breaker import (
     CircuitBreaker,
@@ -101,6 +107,7 @@ __all__ = [
     "DelegateEndpointProvider",
     "EmptyResponse",
     "EndpointProvider",
+    "FailureKind",
     "Header",
     "Headers",
     "HedgeBudget",
@@ -132,6 +139,7 @@ __all__ = [
     "SingleAttemptRequestStrategy",
     "StaticEndpointProvider",
     "Transport",
+    "TransportFailure",
     "TransportModule",
     "UnexpectedContentTypeError",
     "aiohttp_middleware_factory",
@@ -170,18 +178,35 @@ _LAZY = {
     "aiohttp_middleware_factory": ("aio_request.server.aiohttp", "aiohttp"),
     "aiohttp_timeout": ("aio_request.server.aiohttp", "aiohttp"),
 }
+# extra -> the top-level packages it installs that its integration imports
+_EXTRA_PACKAGES = {"aiohttp": ("aiohttp",), "httpx": ("httpx", "anyio")}
+
+
+def _installed(extra: str) -> bool:
+    """Whether ``extra``'s packages can be found (without importing them)."""
+    try:
+        return all(importlib.util.find_spec(package) is not None for package in _EXTRA_PACKAGES[extra])
+    except (ImportError, ValueError):  # a finder that refuses the package, a broken install
+        return False
+
+
+_MISSING = frozenset(name for name, (_module, extra) in _LAZY.items() if not _installed(extra))
+if _MISSING:
+    __all__ = [name for name in __all__ if name not in _MISSING]
+
+_deprecated.install_legacy_module_finder(sys.modules[__name__])
 
 
 def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:
-        raise AttributeError(f"module 'aio_request' has no attribute {name!r}")
+        return _deprecated.attribute(name)
     module_name, extra = target
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ImportError(
-            f"aio_request.{name} needs the {extra!r} integration: pip install 'aio-request[{extra}]'"
+        raise AttributeError(
+            f"aio_request.{name} needs the {extra!r} integration: pip install 'aio-request-ng[{extra}]'"
         ) from error
     value = getattr(module, name)
     globals()[name] = value
@@ -189,4 +214,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *(name for name in _LAZY if name not in _MISSING)})

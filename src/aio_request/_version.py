@@ -1,3 +1,3 @@
 """The package version, read by hatchling and re-exported as ``aio_request.__version__``."""
 
-__version__ = "0.3.0.dev0"
+__version__ = "0.3.0"

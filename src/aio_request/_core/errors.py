@@ -20,12 +20,37 @@ import enum
 
 
 class UnexpectedContentTypeError(Exception):
-    """The response's content type does not match the one asked for in ``json()``."""
+    """The response's content type does not match the one asked for in ``json()``.
 
-    def __init__(self, expected: str, actual: str) -> None:
-        super().__init__(f"expected content type {expected!r}, got {actual!r}")
+    The message names the response's ``status`` when known and, for a response synthesised
+    locally (``failure`` set: a timeout, a network error, an open circuit ...), says so with the
+    failure's kind and cause, since such a response has no body to parse.
+    """
+
+    def __init__(
+        self,
+        expected: str,
+        actual: str,
+        *,
+        status: int | None = None,
+        failure: TransportFailure | None = None,
+    ) -> None:
+        message = f"expected content type {expected!r}, got {actual!r}"
+        if failure is not None:
+            message += (
+                f": this {status} response was not sent by the server but produced locally "
+                f"({failure}); check response.is_successful() or response.failure before "
+                "reading the body"
+            )
+        elif status is not None:
+            message += f" (status {status})"
+        super().__init__(message)
         self.expected = expected
         self.actual = actual
+        self.status = status
+        """The response's status, when known."""
+        self.failure = failure
+        """Why the response was produced locally, ``None`` for a server response."""
 
 
 class InvalidRequestError(ValueError):

@@ -40,9 +40,11 @@ class DefaultCircuitBreaker(CircuitBreaker[TScope, TResult]):
     not > 0, ``failure_threshold`` is not in ``(0, 1]`` (1 means "open only when every call
     failed"), or ``minimum_throughput``/``windows_count`` is not an int >= 1.
 
-    >>> breaker = DefaultCircuitBreaker[str, int](
-    ...     break_duration=1.0, sampling_duration=1.0, minimum_throughput=2, failure_threshold=0.5
-    ... )
+    Example::
+
+        >>> breaker = DefaultCircuitBreaker[str, int](
+        ...     break_duration=1.0, sampling_duration=1.0, minimum_throughput=2, failure_threshold=0.5
+        ... )
     """
 
     __slots__ = (

@@ -2,9 +2,9 @@
 
 For each call it fixes the effective deadline (the earliest of the argument, the inherited
 context and the client's default timeout, so a call can shorten but never extend what it
-inherited), normalises the priority against the context, asks the endpoint provider, and runs
-the strategy with a per-call :class:`AttemptSender` that sends attempts through the pipeline and
-classifies their responses.
+inherited), takes the call's or else the client's priority normalised against the context's,
+asks the endpoint provider, and runs the strategy with a per-call :class:`AttemptSender` that
+sends attempts through the pipeline and classifies their responses.
 """
 
 from __future__ import annotations
@@ -163,8 +163,7 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         # client.timeout was validated by setup(): no need for from_timeout's checks here.
         default_deadline = Deadline(clock.now() + client.timeout, clock=clock)
         deadline = earliest(default_deadline, self._deadline, context.deadline)
-        priority = self._priority or context.priority or client.priority
-        priority = normalize_priority(priority, context.priority)
+        priority = normalize_priority(self._priority or client.priority, context.priority)
         endpoint = await client.endpoint_provider.get()
         strategy = self._strategy or client.strategy
         budget = client.attempt_budget
@@ -247,13 +246,40 @@ class Client:
         request: Request,
         *,
         deadline: Deadline | None = None,
-        priority: Priority | None = None,
+        priority: Priority | str | None = None,
         strategy: RequestStrategy | None = None,
     ) -> AbstractAsyncContextManager[Response]:
         """Send ``request``; use as ``async with client.request(get("x")) as response:``.
 
-        ``deadline`` can only shorten the inherited or default one; ``priority`` defaults to the
-        inherited one, else the client's; ``strategy`` overrides the client's for this call.
-        Everything the call opened is closed when the block exits, also on error or cancellation.
+        ``deadline`` (a :class:`Deadline`) can only shorten the inherited or default one.
+        ``priority`` (a :class:`Priority`, or its name such as ``"high"``) defaults to the client's;
+        it is normalised against the inherited one (LOW under HIGH, or HIGH under LOW, is sent as
+        NORMAL). ``strategy`` overrides the client's for this call. Everything the call opened is
+        closed when the block exits, also on error or cancellation.
+
+        Raises ``TypeError`` naming the argument when one has the wrong type.
         """
+        if not isinstance(request, Request):
+            raise TypeError(
+                f"request must be an aio_request.Request (e.g. aio_request.get('path')), "
+                f"got {type(request).__name__}: {request!r}"
+            )
+        if deadline is not None and not isinstance(deadline, Deadline):
+            raise TypeError(
+                f"deadline must be an aio_request.Deadline (e.g. Deadline.from_timeout(5)) or None, "
+                f"got {type(deadline).__name__}: {deadline!r}"
+            )
+        if priority is not None and not isinstance(priority, Priority):
+            parsed = Priority.try_parse(priority) if isinstance(priority, str) else None
+            if parsed is None:
+                raise TypeError(
+                    f"priority must be an aio_request.Priority (or 'high', 'normal', 'low') or None, "
+                    f"got {type(priority).__name__}: {priority!r}"
+                )
+            priority = parsed
+        if strategy is not None and not isinstance(strategy, RequestStrategy):
+            raise TypeError(
+                f"strategy must be an aio_request.RequestStrategy or None, "
+                f"got {type(strategy).__name__}: {strategy!r}"
+            )
         return _RequestContext(self, request, deadline, priority, strategy)

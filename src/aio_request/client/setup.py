@@ -27,6 +27,7 @@ from typing import Any
 import yarl
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.deprecation import MetricsProvider, warn_metrics_provider
 from aio_request._core.validate import positive
 from aio_request.circuit_breaker import CircuitBreaker
 from aio_request.client.client import Client
@@ -83,6 +84,7 @@ def setup(
     hedge_budget: HedgeBudget | None = DEFAULT_HEDGE_BUDGET,
     response_observers: Iterable[RequestResponseObserver] = (),
     request_modules: Sequence[RequestModule] = (),
+    metrics_provider: MetricsProvider | None = None,
 ) -> Client:
     """Build a client for one service (see the module docstring for the defaults).
 
@@ -100,7 +102,10 @@ def setup(
     :class:`PercentileBasedRequestAttemptDelaysProvider`, is registered automatically.
     ``request_modules`` run for every attempt just before the transport, e.g.
     ``[aio_request.telemetry.otel.TraceContextModule()]`` to send the W3C trace context.
+    ``metrics_provider`` is deprecated and has no effect (a ``DeprecationWarning`` says so):
+    Prometheus metrics are recorded through ``event_hub`` when ``prometheus-client`` is installed.
     """
+    warn_metrics_provider("setup()", metrics_provider)
     if (endpoint is None) == (endpoint_provider is None):
         raise ValueError("give exactly one of endpoint and endpoint_provider")
     provider = endpoint_provider if endpoint_provider is not None else StaticEndpointProvider(endpoint)  # type: ignore[arg-type]

@@ -105,8 +105,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="a .toml or .json service profile: latency histogram, error rate, incidents (see"
-        " docs/demo.md; default: the built-in long-tail profile)",
+        help="a .toml or .json service profile: latency histogram, error rate, incidents (the"
+        " fields are those of the built-in default_profile.toml next to aio_request/demo/profile.py"
+        " and of the documentation's demo page; default: the built-in long-tail profile)",
     )
     parser.add_argument(
         "--output",

@@ -111,7 +111,9 @@ class Response(abc.ABC):
         if content_type is not None:
             actual = self.content_type
             if not content_type_matches(actual, content_type.lower()):
-                raise UnexpectedContentTypeError(content_type, actual)
+                raise UnexpectedContentTypeError(
+                    content_type, actual, status=self.status, failure=self.failure
+                )
         text = await self.text(encoding)
         if not text.strip():
             return None

@@ -3,14 +3,19 @@
 The rules, which the README documents:
 
 * the request URL is relative; an absolute or scheme-relative URL (``//host/x``) is refused;
-* it is always appended to the endpoint's path: ``get("/thing")`` on ``http://h/api/`` goes to
-  ``http://h/api/thing`` (a leading ``/`` does not escape the endpoint), and ``.``/``..``
-  segments in a template are refused;
+* it is appended to the endpoint's path, which is treated as a directory: ``get("/thing")`` on
+  ``http://h/api/`` goes to ``http://h/api/thing`` (a leading ``/`` does not escape the
+  endpoint); an empty URL (``get("")``) is the endpoint itself;
+* ``.``/``..`` segments written in the template are resolved as RFC 3986 does against that path
+  (``get("../admin")`` on ``http://h/api/v1/`` goes to ``http://h/api/admin``); the result never
+  leaves the endpoint's scheme, host and port;
 * each ``{name}`` placeholder is replaced by ``str(value)`` percent-encoded as exactly one path
   segment (``/ ? # %``, spaces and non-ASCII are encoded); the values ``""``, ``.`` and ``..``
   are refused, so ``users/{id}`` can never leave ``users/``;
 * query parameters are a mapping or an iterable of pairs; ``None`` values are skipped, non-string
-  iterables repeat the key, ``bool`` becomes ``true``/``false``, other values ``str(value)``;
+  iterables repeat the key, every other value becomes ``str(value)`` (so ``True`` is sent as
+  ``True``, a ``UUID``, ``date``, ``Decimal`` or ``Enum`` as its ``str()``), ``bytes`` are decoded
+  as UTF-8;
 * CR, LF or NUL in any parameter is refused: they have no business in a URL; so are lone
   surrogates, which cannot be encoded (a query value would otherwise lose them silently).
 """
@@ -62,37 +67,61 @@ def render_path(template: yarl.URL, path_parameters: PathParameters | None) -> s
     """Return the percent-encoded relative path of ``template`` with placeholders filled in."""
     path = template.path
     if "{" not in path:  # the common case: nothing to fill, yarl's encoding is kept
-        if "." in path and any(segment in (".", "..") for segment in path.split("/")):
-            raise InvalidRequestError(f"request path must not contain dot segments: {path!r}")
         return template.raw_path.lstrip("/")
     parts = _PLACEHOLDER.split(path)
     rendered: list[str] = []
     for index, part in enumerate(parts):
         if index % 2 == 0:
-            for segment in part.split("/"):
-                if segment in (".", ".."):
-                    raise InvalidRequestError(
-                        f"request path must not contain dot segments: {template.path!r}"
-                    )
             rendered.append(quote(part, safe=_LITERAL_SAFE))
             continue
         if path_parameters is None or part not in path_parameters:
             raise InvalidRequestError(f"path parameter {part!r} of {template.path!r} is missing")
-        value = _check_text("path parameter", part, str(path_parameters[part]))
-        if value in ("", ".", ".."):
-            raise InvalidRequestError(f"path parameter {part!r} must not be {value!r}")
-        rendered.append(quote(value, safe=""))
+        rendered.append(encode_path_parameter(part, path_parameters[part]))
     return "".join(rendered).lstrip("/")
 
 
-def _query_value(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
+def encode_path_parameter(name: str, value: Any) -> str:
+    """``str(value)`` percent-encoded as exactly one path segment; ``""``, ``.``, ``..`` are refused."""
+    text = _check_text("path parameter", name, str(value))
+    if text in ("", ".", ".."):
+        raise InvalidRequestError(f"path parameter {name!r} must not be {text!r}")
+    return quote(text, safe="")
+
+
+def _is_dot_segment(segment: str) -> bool:
+    return segment in (".", "..") or (
+        "%" in segment and segment.replace("%2e", ".").replace("%2E", ".") in (".", "..")
+    )
+
+
+def _remove_dot_segments(path: str) -> str:
+    """Resolve ``.`` and ``..`` in an absolute path (RFC 3986 5.2.4); ``..`` stops at the root."""
+    kept: list[str] = []
+    segments = path.split("/")[1:]
+    for position, segment in enumerate(segments):
+        last = position == len(segments) - 1
+        if _is_dot_segment(segment):
+            if segment.replace("%2e", ".").replace("%2E", ".") == ".." and kept:
+                kept.pop()
+            if last:  # "a/.." and "a/." name a directory: keep the trailing slash
+                kept.append("")
+            continue
+        kept.append(segment)
+    return "/" + "/".join(kept)
+
+
+def query_text(name: str, value: Any) -> str:
+    """The text sent for one query value: ``str(value)``, ``bytes`` decoded as UTF-8, checked."""
     if isinstance(value, str):
-        return _check_text("query parameter", name, value)
-    if isinstance(value, int | float):
-        return str(value)
-    raise TypeError(f"query parameter {name!r} has unsupported value type {type(value).__name__}")
+        text = value
+    elif isinstance(value, bytes | bytearray):
+        try:
+            text = bytes(value).decode()
+        except UnicodeDecodeError as error:
+            raise InvalidRequestError(f"query parameter {name!r} is bytes that are not UTF-8") from error
+    else:
+        text = str(value)
+    return _check_text("query parameter", name, text)
 
 
 def normalize_query(query_parameters: QueryParameters | None) -> tuple[tuple[str, str], ...]:
@@ -107,22 +136,25 @@ def normalize_query(query_parameters: QueryParameters | None) -> tuple[tuple[str
         _check_text("query parameter name", name, name)
         if value is None:
             continue
-        if isinstance(value, str | bytes | bool | int | float):
-            pairs.append((name, _query_value(name, value)))
+        if isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray):
+            pairs.extend((name, query_text(name, v)) for v in value if v is not None)
             continue
-        if isinstance(value, Iterable):
-            pairs.extend((name, _query_value(name, v)) for v in value if v is not None)
-            continue
-        raise TypeError(f"query parameter {name!r} has unsupported value type {type(value).__name__}")
+        pairs.append((name, query_text(name, value)))
     return tuple(pairs)
 
 
 def join_endpoint(
     endpoint: yarl.URL, relative_path: str, query_string: str, query: Iterable[tuple[str, str]]
 ) -> yarl.URL:
-    """Append an encoded relative path and a query to ``endpoint``, never leaving its path."""
-    base = endpoint.raw_path
-    path = base + relative_path if base.endswith("/") else f"{base}/{relative_path}"
+    """Append an encoded relative path and a query to ``endpoint``, never leaving its origin."""
+    base = endpoint.raw_path or "/"
+    if not relative_path:
+        path = base
+    else:
+        path = base + relative_path if base.endswith("/") else f"{base}/{relative_path}"
+        maybe_dots = "." in relative_path or "%2" in relative_path
+        if maybe_dots and any(_is_dot_segment(part) for part in relative_path.split("/")):
+            path = _remove_dot_segments(path)
     url = yarl.URL.build(
         scheme=endpoint.scheme,
         authority=endpoint.raw_authority,

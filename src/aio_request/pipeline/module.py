@@ -64,7 +64,10 @@ class BypassModule(RequestModule):
 async def _no_module_sent_it(
     endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
 ) -> ClosableResponse:
-    raise RuntimeError("the pipeline ended without a module that sends the request (add a TransportModule)")
+    # NotImplementedError (a RuntimeError) as in aio-request 0.2.9, whose users match on it.
+    raise NotImplementedError(
+        "the pipeline ended without a module that sends the request (add a TransportModule)"
+    )
 
 
 def _bind(module: RequestModule, next_func: NextModuleFunc) -> NextModuleFunc:

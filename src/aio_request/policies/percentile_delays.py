@@ -19,11 +19,12 @@ How latencies are kept — a small exact windowed histogram, not a sketch:
   defaults — with no sorting and no merging of buckets per query. Dropping a bucket rebuilds the
   tree in ``O(bins)``, once per ``window / buckets_count`` seconds.
 
-The answer is the upper edge of the bin holding the percentile: never below the true value, at
-most 4.4 % above it. A t-digest answers queries in hundreds of microseconds in pure Python, and
-sketches from PyPI (DDSketch, HdrHistogram) would still need a merge of the buckets per query to
-slide a window; this costs about 1-2 µs per observation and per query (``benchmarks/
-percentile_cost.py``) with no dependency.
+The answer is the upper edge of the bin holding the percentile, kept within the smallest and the
+largest latency seen in the window: never below the true value, at most 4.4 % above it, and exact
+when every sample is the same (1.0 s of samples gives 1.0). A t-digest answers queries in hundreds
+of microseconds in pure Python, and sketches from PyPI (DDSketch, HdrHistogram) would still need a
+merge of the buckets per query to slide a window; this costs about 1-2 µs per observation and per
+query (``benchmarks/percentile_cost.py``) with no dependency.
 
 Which attempts are learned from: responses the server produced normally — no local failure
 (``Response.failure is None``), not 5xx, 408 or 429 — with a known ``elapsed``. Attempts cancelled
@@ -33,7 +34,9 @@ each client its own provider, since the keys do not include the endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Final
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
@@ -63,11 +66,29 @@ _UNLEARNED_STATUSES: Final = frozenset({408, 429})
 class _WindowedHistogram:
     """Latency counts per log-spaced bin over a window of rotating time buckets."""
 
-    __slots__ = ("_buckets", "_count", "_current", "_size", "_top_step", "_total", "_tree", "slot")
+    __slots__ = (
+        "_buckets",
+        "_count",
+        "_current",
+        "_highs",
+        "_lows",
+        "_size",
+        "_top_step",
+        "_total",
+        "_tree",
+        "highest",
+        "lowest",
+        "slot",
+    )
 
     def __init__(self, size: int, buckets_count: int, slot: int) -> None:
         self._size = size
         self._buckets = [[0] * size for _ in range(buckets_count)]
+        # The smallest and largest value per time bucket, and over the window.
+        self._lows = [math.inf] * buckets_count
+        self._highs = [-math.inf] * buckets_count
+        self.lowest = math.inf
+        self.highest = -math.inf
         self._tree = [0] * (size + 1)
         self._total = 0
         self.slot = slot
@@ -92,7 +113,11 @@ class _WindowedHistogram:
             counts = buckets[index]
             self._total -= sum(counts)
             buckets[index] = [0] * self._size
+            self._lows[index] = math.inf
+            self._highs[index] = -math.inf
         self._current = buckets[slot % count]
+        self.lowest = min(self._lows)
+        self.highest = max(self._highs)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -107,7 +132,14 @@ class _WindowedHistogram:
                 tree[parent] += tree[index]
         self._tree = tree
 
-    def add(self, bin_index: int) -> None:
+    def add(self, bin_index: int, value: float) -> None:
+        index = self.slot % self._count
+        if value < self._lows[index]:
+            self._lows[index] = value
+            self.lowest = min(self.lowest, value)
+        if value > self._highs[index]:
+            self._highs[index] = value
+            self.highest = max(self.highest, value)
         self._current[bin_index] += 1
         self._total += 1
         tree = self._tree
@@ -130,6 +162,26 @@ class _WindowedHistogram:
                 rank -= tree[following]
             step >>= 1
         return position
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_negative(value: object) -> bool:
+    """Whether ``value`` is a number below zero (anything else is left to the option's check)."""
+    return _is_number(value) and value < 0  # type: ignore[operator]
+
+
+@contextlib.contextmanager
+def _reason_when(applies: bool, reason: str) -> Iterator[None]:
+    """Prefix a ``ValueError`` raised in the block with ``reason`` when ``applies``."""
+    try:
+        yield
+    except ValueError as error:
+        if not applies:
+            raise
+        raise ValueError(f"{reason}: {error}") from None
 
 
 class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, RequestResponseObserver):
@@ -180,16 +232,25 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
         buckets_count: int = 2,
         clock: Clock = MONOTONIC_CLOCK,
     ) -> None:
+        # Each message starts with aio-request 0.2.9's wording (code matches on it), then names
+        # the option and the value.
         self._percentile = fraction("percentile", percentile, low_inclusive=False, high_inclusive=True)
-        self._min_delay = non_negative("min_delay_seconds", min_delay_seconds)
-        self._max_delay = between("max_delay_seconds", max_delay_seconds, 0, MAX_DELAY_LIMIT)
+        with _reason_when(_is_negative(min_delay_seconds), "Delays must be non-negative"):
+            self._min_delay = non_negative("min_delay_seconds", min_delay_seconds)
+        with _reason_when(_is_negative(max_delay_seconds), "Delays must be non-negative"):
+            self._max_delay = between("max_delay_seconds", max_delay_seconds, 0, MAX_DELAY_LIMIT)
         if self._max_delay < self._min_delay:
             raise ValueError(
-                f"max_delay_seconds must be >= min_delay_seconds ({min_delay_seconds!r}), "
-                f"got {max_delay_seconds!r}"
+                f"min_delay must be less than or equal to max_delay: max_delay_seconds must be >= "
+                f"min_delay_seconds ({min_delay_seconds!r}), got {max_delay_seconds!r}"
             )
-        window = between("window_size_seconds", window_size_seconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS)
-        self._buckets_count = int_between("buckets_count", buckets_count, 1, MAX_BUCKETS_COUNT)
+        window_not_positive = _is_number(window_size_seconds) and window_size_seconds <= 0
+        with _reason_when(window_not_positive, "window_size_seconds must be positive"):
+            window = between(
+                "window_size_seconds", window_size_seconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS
+            )
+        with _reason_when(_is_number(buckets_count) and buckets_count <= 0, "buckets_count must be positive"):
+            self._buckets_count = int_between("buckets_count", buckets_count, 1, MAX_BUCKETS_COUNT)
         self._bucket_duration = window / self._buckets_count
         self._clock = clock
         self._low = max(self._min_delay, _LOWEST_EDGE)
@@ -201,10 +262,16 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
         self._inv_log_step = BINS_PER_DOUBLING / math.log(2)
         self._histograms: dict[tuple[str, str], _WindowedHistogram] = {}
 
-    def _value_of(self, bin_index: int) -> float:
+    def _value_of(self, bin_index: int, histogram: _WindowedHistogram) -> float:
         if bin_index >= self._size - 1:
-            return self._max_delay
-        value = self._low * 2 ** (bin_index / BINS_PER_DOUBLING)
+            value = self._max_delay
+        else:
+            value = self._low * 2 ** (bin_index / BINS_PER_DOUBLING)
+        # The bin's edge, but never outside what was seen: exact when all samples are equal.
+        if value > histogram.highest:
+            value = histogram.highest
+        if value < histogram.lowest:
+            value = histogram.lowest
         if value < self._min_delay:
             return self._min_delay
         return value if value < self._max_delay else self._max_delay
@@ -231,7 +298,7 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
             bin_index = self._size - 1
         else:
             bin_index = math.ceil(math.log(elapsed / self._low) * self._inv_log_step) or 1
-        histogram.add(bin_index)
+        histogram.add(bin_index, elapsed)
 
     def percentile_of(self, request: Request) -> float | None:
         """The clamped percentile learned for ``request``'s template, ``None`` before any data."""
@@ -245,7 +312,7 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
         if not total:
             return None
         rank = math.ceil(self._percentile * total)
-        return self._value_of(histogram.bin_of_rank(rank if rank > 0 else 1))
+        return self._value_of(histogram.bin_of_rank(rank if rank > 0 else 1), histogram)
 
     def __call__(self, request: Request, attempt: int) -> float:
         """``clamp(percentile) * attempt`` for ``request``'s template (``min_delay_seconds`` first)."""

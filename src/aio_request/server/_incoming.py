@@ -3,12 +3,13 @@
 Deadline rules (one place, so both middlewares agree):
 
 * the *route timeout* is the route's own (``aiohttp_timeout``/``asgi_timeout``), else the
-  middleware's ``timeout``;
-* the *limit* is ``max_timeout`` when set, else the route timeout: no header can push a deadline
-  beyond it, so a caller can shorten the server's timeout but never switch it off;
-* the deadline is ``X-Request-Timeout`` (parsed by :func:`aio_request.http.headers.parse_request_timeout`)
-  capped at the limit, else the route timeout capped at the limit; it is measured from the moment
-  the middleware saw the request;
+  middleware's ``timeout``: it is the deadline when the caller sends no ``X-Request-Timeout``;
+* a caller's ``X-Request-Timeout`` (parsed by :func:`aio_request.http.headers.parse_request_timeout`)
+  takes priority over the route timeout, capped at the *limit*: ``max_timeout`` (whose default is
+  the middleware's ``timeout``), or the route's own timeout when that is longer. Huge or infinite
+  headers are capped, so a caller can never switch the server's deadline off (as Envoy caps
+  ``grpc-timeout`` by ``grpc_timeout_header_max``);
+* the deadline is measured from the moment the middleware saw the request;
 * a deadline of zero or below ``low_timeout_threshold`` is answered at once with ``408`` and
   ``X-Do-Not-Retry``, without running the handler.
 """
@@ -141,21 +142,19 @@ class ServerOptions:
         )
 
     def limit(self, route_timeout: float | None) -> float:
-        """The longest deadline a request to a route with ``route_timeout`` may get."""
-        if self.max_timeout is not None:
-            return self.max_timeout
-        return self.timeout if route_timeout is None else route_timeout
+        """The longest deadline a caller may ask for on a route with ``route_timeout``."""
+        cap = self.timeout if self.max_timeout is None else self.max_timeout
+        return cap if route_timeout is None or route_timeout <= cap else route_timeout
 
     def deadline_seconds(self, timeout_values: Iterable[str], route_timeout: float | None) -> float:
         """Seconds the handler gets: the header capped at the limit, else the route timeout.
 
         Always finite and within ``0 <= seconds <= limit(route_timeout)``.
         """
-        limit = self.limit(route_timeout)
-        parsed = parse_request_timeout(timeout_values, limit=limit)
+        parsed = parse_request_timeout(timeout_values, limit=self.limit(route_timeout))
         if parsed is not None:
             return parsed
-        return min(self.timeout if route_timeout is None else route_timeout, limit)
+        return self.timeout if route_timeout is None else route_timeout
 
     def too_late(self, seconds: float) -> bool:
         """Whether ``seconds`` left is too little to start the handler (answer 408 at once)."""

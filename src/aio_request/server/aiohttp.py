@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler, Middleware
 
 from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.deprecation import MetricsProvider, warn_metrics_provider
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.http.context import set_context
 from aio_request.http.deadline import Deadline
@@ -56,8 +57,8 @@ def aiohttp_timeout(*, seconds: float) -> Callable[[_T], _T]:
 
     Works on handler functions, on methods of an :class:`aiohttp.web.View` and on a whole ``View``
     class (every method). The handler is returned unchanged, with the timeout attached; the
-    middleware uses it when the request carries no ``X-Request-Timeout`` and, unless the
-    middleware has a ``max_timeout``, as the cap of the header for that route.
+    middleware uses it when the request carries no ``X-Request-Timeout``; a caller's header takes
+    priority over it, capped by the middleware's ``max_timeout`` (or this timeout when longer).
 
     >>> @aiohttp_timeout(seconds=60)
     ... async def export(request): ...
@@ -124,11 +125,12 @@ def aiohttp_middleware_factory(
     max_timeout: float | None = None,
     event_hub: EventHub = DEFAULT_EVENT_HUB,
     tracing: bool | TracerProvider = False,
+    metrics_provider: MetricsProvider | None = None,
 ) -> Middleware:
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
     * ``timeout`` (20 s): the deadline when the request has no valid ``X-Request-Timeout`` and the
-      handler no :func:`aiohttp_timeout`; also the cap of the header unless ``max_timeout`` is set.
+      handler no :func:`aiohttp_timeout`.
     * ``priority`` (``NORMAL``): used when ``X-Request-Priority`` is absent or unknown.
     * ``low_timeout_threshold`` (5 ms): a deadline below it (or zero, negative, NaN) is answered
       with ``408`` and ``X-Do-Not-Retry`` without running the handler.
@@ -136,8 +138,9 @@ def aiohttp_middleware_factory(
     * ``cancel_on_timeout`` (off): cancel the handler at the deadline (and with it every outgoing
       call it is awaiting) and answer ``408``. Off, the handler runs on; its outgoing calls still
       carry the shrinking deadline, and calls made after it are answered locally with ``408``.
-    * ``max_timeout`` (``None``): the longest deadline a caller may ask for; ``None`` means the
-      route's timeout, so callers can shorten the server's timeout but never lengthen it.
+    * ``max_timeout`` (``None``: ``timeout``): the longest deadline a caller's ``X-Request-Timeout``
+      may ask for (a route's own longer timeout raises it for that route). The header takes
+      priority over the route's :func:`aiohttp_timeout`; huge or infinite values are capped.
     * ``event_hub`` (:data:`~aio_request.events.DEFAULT_EVENT_HUB`): receives one
       :class:`~aio_request.events.ServerRequestFinished` per request: the route's canonical path,
       499 when the handler was cancelled (client gone), 500 for an unhandled error (re-raised;
@@ -146,8 +149,11 @@ def aiohttp_middleware_factory(
       per request, child of the caller's W3C trace context and current for the handler (needs the
       ``otel`` extra; clients continue the trace with ``request_modules=[TraceContextModule()]``).
 
+    ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
+
     Raises ``ValueError`` naming the parameter for an invalid option.
     """
+    warn_metrics_provider("aiohttp_middleware_factory()", metrics_provider)
     options = ServerOptions.create(
         timeout=timeout,
         priority=priority,

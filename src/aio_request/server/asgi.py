@@ -151,10 +151,10 @@ def asgi_timeout(*, seconds: float) -> Callable[[_F], _F]:
         @asgi_timeout(seconds=60)
         async def export(limit: int = 10): ...
 
-    The deadline of a request to that endpoint is then ``X-Request-Timeout`` capped at 60 s
-    (or at the middleware's ``max_timeout``), else 60 s. Outside a request handled by
-    :class:`AsgiMiddleware` the wrapper only calls the endpoint. Raises ``ValueError`` for a bad
-    ``seconds`` and ``TypeError`` for something that is not a function.
+    The deadline of a request to that endpoint is then the caller's ``X-Request-Timeout`` (capped
+    at the middleware's ``max_timeout``, or at 60 s when that is longer), else 60 s. Outside a
+    request handled by :class:`AsgiMiddleware` the wrapper only calls the endpoint. Raises
+    ``ValueError`` for a bad ``seconds`` and ``TypeError`` for something that is not a function.
     """
     checked = check_route_timeout(seconds)
 

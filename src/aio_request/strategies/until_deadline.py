@@ -11,16 +11,18 @@ from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
 from aio_request.policies.classify import ResponseVerdict
-from aio_request.policies.delays import DelaysProvider, linear_backoff_delays
+from aio_request.policies.delays import DelaysProvider, delay_for, linear_backoff_delays
+from aio_request.policies.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
+    AttemptKind,
     OpenedAttempt,
     OpenedAttemptContext,
     RequestStrategy,
     ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
+    admit_extra_attempt,
     open_attempt,
-    retry_wait_or_stop,
 )
 
 
@@ -28,8 +30,10 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
     """Runs ``strategy`` again, after ``delays_provider(k)`` seconds, until it yields an ACCEPT.
 
     A rejected 429 or 503 with ``Retry-After`` makes the wait at least that long (as the
-    sequential strategy does). Stops with the last response when the deadline is shorter than
-    the next wait or the retry budget refuses.
+    sequential strategy does). When the deadline is shorter than the next wait, or the retry
+    budget refuses the next retry, it waits until the deadline and ends with the ``408`` of an
+    attempt that is no longer sent (as aio-request 0.2.9 does): the caller gets a success or a
+    timeout at its deadline, and the budget still bounds the load sent.
     """
 
     __slots__ = ("_delays_provider", "_strategy")
@@ -63,20 +67,21 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
                 self._strategy.request(send_request, endpoint, request, deadline, priority)
             )
             round_ += 1
-            if opened.value.verdict is ResponseVerdict.ACCEPT:
+            if opened.value.verdict is ResponseVerdict.ACCEPT or deadline.expired:
                 return opened
-            delay = await retry_wait_or_stop(
-                opened,
-                delays_provider=self._delays_provider,
-                request=request,
-                attempt=round_,
-                deadline=deadline,
-                send_request=send_request,
-            )
-            if delay is None:
-                return opened
+            try:
+                delay = delay_for(self._delays_provider, request, round_)
+                pushback = retry_after_seconds(opened.value.response)
+                if pushback is not None and pushback > delay:
+                    delay = pushback
+                retry = deadline.timeout > delay and admit_extra_attempt(send_request, AttemptKind.RETRY)
+            except BaseException:
+                await opened.close()
+                raise
             await opened.close()
-            await deadline.clock.sleep(delay)
+            # No retry fits in what is left, or the retry budget refused one: wait the deadline out;
+            # the next round is then answered 408 locally, without being sent.
+            await deadline.clock.sleep(delay if retry else deadline.timeout)
 
 
 def retry_until_deadline_expired(

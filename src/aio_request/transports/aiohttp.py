@@ -21,6 +21,7 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.deprecation import MetricsProvider, warn_metrics_provider
 from aio_request._core.errors import FailureKind
 from aio_request._core.validate import at_least, positive
 from aio_request.http.headers import Header
@@ -60,6 +61,8 @@ class AioHttpTransport(Transport):
     that aiohttp itself resends an idempotent request (GET, PUT, DELETE, ...) once when the
     connection breaks before the response arrives; ``connection_attempts`` is independent of it.
 
+    ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
+
     Raises :class:`ValueError` for ``connection_attempts < 1``. :meth:`send` never raises for
     network failures; it lets :class:`asyncio.CancelledError` through after closing the
     connection.
@@ -81,7 +84,9 @@ class AioHttpTransport(Transport):
         too_many_redirects_code: int = 488,
         buffer_payload: bool = True,
         connection_attempts: int = 3,
+        metrics_provider: MetricsProvider | None = None,
     ) -> None:
+        warn_metrics_provider("AioHttpTransport()", metrics_provider)
         self._session = client_session
         self._network_errors_code = network_errors_code
         self._too_many_redirects_code = too_many_redirects_code
@@ -148,6 +153,8 @@ class AioHttpTransport(Transport):
                 # Never rounded up: the attempt's deadline is exact.
                 ceil_threshold=math.inf,
             )
+            # The same debug line per connection attempt as aio-request 0.2.9 (its users count them).
+            _log.debug("Sending request %s %s (connection attempt %d)", request.method, url, attempt)
             try:
                 return await self._session.request(
                     request.method,
@@ -269,6 +276,13 @@ class AioHttpDnsResolver(aiohttp.abc.AbstractResolver):
                 # The resolver owns its refresh task: close() cancels and awaits it.
                 self._task = asyncio.get_running_loop().create_task(self._refresh_forever())  # noqa: TID251
         return results
+
+    def resolve_no_wait(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult] | None:
+        """The cached addresses of ``host``, or ``None`` when it is not (or no longer) cached."""
+        cached = self._cache.get((host, port, family))
+        return None if cached is None else list(cached.results)
 
     async def close(self) -> None:
         """Stop refreshing (cancel and await the task), forget the cache, close ``resolver``."""

@@ -21,6 +21,7 @@ whose deadline is the attempt's, and which is cancelled when the caller is.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -40,6 +41,8 @@ from aio_request.http.transport import Transport
 from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
 
 __all__ = ["HttpxTransport"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -181,6 +184,8 @@ class HttpxTransport(Transport):
     async def _send_with_connect_retries(self, request: httpx.Request) -> httpx.Response:
         attempt = 1
         while True:
+            # The same debug line per connection attempt as aio-request 0.2.9 (its users count them).
+            _log.debug("Sending request %s %s (connection attempt %d)", request.method, request.url, attempt)
             try:
                 return await self._client.send(request, stream=True, follow_redirects=False)
             except httpx.ConnectError:

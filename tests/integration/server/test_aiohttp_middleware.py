@@ -129,13 +129,17 @@ async def test_invalid_and_duplicate_headers(session: aiohttp.ClientSession) -> 
     assert duplicated["priority"] == "low"
 
 
-async def test_aiohttp_timeout_sets_a_functions_default_and_cap(session: aiohttp.ClientSession) -> None:
+async def test_aiohttp_timeout_is_the_default_and_the_callers_header_takes_priority(
+    session: aiohttp.ClientSession,
+) -> None:
     async with run_aiohttp(_app(timeout=7)) as base:
         default = await _get_json(session, base / "slow")
+        longer = await _get_json(session, base / "slow", {"X-Request-Timeout": "5"})
         capped = await _get_json(session, base / "slow", {"X-Request-Timeout": "10"})
         shorter = await _get_json(session, base / "slow", {"X-Request-Timeout": "1"})
     assert 2.5 < default["timeout"] <= 3
-    assert 2.5 < capped["timeout"] <= 3
+    assert 4.5 < longer["timeout"] <= 5, "the caller's header wins over the route's 3 s"
+    assert 6.5 < capped["timeout"] <= 7, "capped at max_timeout, which defaults to timeout"
     assert 0.5 < shorter["timeout"] <= 1
 
 

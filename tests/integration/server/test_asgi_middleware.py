@@ -270,19 +270,21 @@ async def test_longer_headers_are_capped_and_max_timeout_raises_the_cap(
 
 
 @pytest.mark.parametrize("path", ["/slow", "/sync-slow"])
-async def test_asgi_timeout_sets_a_routes_default_and_cap(
+async def test_asgi_timeout_is_the_default_and_the_callers_header_takes_priority(
     make_app: AppFactory, session: aiohttp.ClientSession, path: str
 ) -> None:
     """Also for sync endpoints, which run in a worker thread."""
     url = yarl.URL(path).with_query(q=5)
     async with run_uvicorn(make_app(Probe(), timeout=7)) as base:
         default = await _get_json(session, base.join(url))
+        longer = await _get_json(session, base.join(url), {"X-Request-Timeout": "5"})
         capped = await _get_json(session, base.join(url), {"X-Request-Timeout": "10"})
         shorter = await _get_json(
             session, base.join(url), {"X-Request-Timeout": "1", "X-Request-Priority": "low"}
         )
     assert 2.5 < default["timeout"] <= 3
-    assert 2.5 < capped["timeout"] <= 3
+    assert 4.5 < longer["timeout"] <= 5, "the caller's header wins over the route's 3 s"
+    assert 6.5 < capped["timeout"] <= 7, "capped at max_timeout, which defaults to timeout"
     assert 0.5 < shorter["timeout"] <= 1
     assert shorter["priority"] == "low"
 

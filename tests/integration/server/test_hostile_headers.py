@@ -30,7 +30,8 @@ from .servers import raw_request, run_aiohttp, run_uvicorn, serve_in_thread
 
 SERVER_TIMEOUT = 5.0
 ROUTE_TIMEOUT = 2.0
-LIMITS = {"/": SERVER_TIMEOUT, "/route": ROUTE_TIMEOUT}
+# A caller's header takes priority over a route's shorter timeout, capped at max_timeout (= timeout).
+LIMITS = {"/": SERVER_TIMEOUT, "/route": SERVER_TIMEOUT}
 
 Seen = list[tuple[float, Priority | None]]
 

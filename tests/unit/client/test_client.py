@@ -101,13 +101,15 @@ async def test_an_infinite_deadline_still_sends_a_finite_timeout() -> None:
     ("context_priority", "explicit", "sent"),
     [
         (None, None, "normal"),
-        (Priority.LOW, None, "low"),
+        (Priority.LOW, None, "normal"),
+        (Priority.HIGH, None, "normal"),
         (Priority.HIGH, Priority.LOW, "normal"),
+        (Priority.HIGH, Priority.HIGH, "high"),
         (Priority.LOW, Priority.HIGH, "normal"),
         (None, Priority.LOW, "low"),
     ],
 )
-async def test_priority_is_inherited_then_normalised(
+async def test_priority_is_the_calls_or_the_clients_normalised_against_the_context(
     context_priority: Priority | None, explicit: Priority | None, sent: str
 ) -> None:
     transport = FakeTransport(lambda url, request: OK)

@@ -48,7 +48,8 @@ async def test_retry_until_deadline_repeats_the_inner_strategy_until_accepted() 
     assert sender.open_attempts == []
 
 
-async def test_retry_until_deadline_stops_when_time_runs_out() -> None:
+async def test_retry_until_deadline_waits_out_the_deadline_when_no_retry_fits() -> None:
+    """The last round starts at the deadline with nothing left: a real client answers it 408."""
     clock = FakeClock(autojump=True)
     sender = ScriptedSender(clock, [(503, 0)] * 100)
     strategy = retry_until_deadline_expired(
@@ -61,8 +62,9 @@ async def test_retry_until_deadline_stops_when_time_runs_out() -> None:
             return result.response.status
 
     assert await work() == 503
-    assert len(sender.started_at) == 4
-    assert clock.now() < 1.0
+    assert sender.started_at == pytest.approx([0.0, 0.3, 0.6, 0.9, 1.0])
+    assert sender.deadlines[-1] == 0
+    assert clock.now() == pytest.approx(1.0)
 
 
 async def test_method_based_strategy_picks_by_method_or_default() -> None:
