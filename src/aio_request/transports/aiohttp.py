@@ -29,7 +29,20 @@ from aio_request.headers import Header
 from aio_request.request import Request
 from aio_request.response import BufferedResponse, ClosableResponse
 from aio_request.transport import Transport
-from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
+from aio_request.transports._redirects import (
+    REDIRECT_STATUSES,
+    Hop,
+    InvalidRedirectError,
+    TooManyRedirectsError,
+    next_hop,
+    redirect_location,
+)
+from aio_request.transports._size_limit import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    ResponseTooLargeError,
+    max_response_size_option,
+)
+from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, do_not_retry, failed_response
 
 __all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
 
@@ -70,6 +83,7 @@ class AioHttpTransport(Transport):
     __slots__ = (
         "_buffer_payload",
         "_connection_attempts",
+        "_max_response_size",
         "_network_errors_code",
         "_session",
         "_too_many_redirects_code",
@@ -83,12 +97,14 @@ class AioHttpTransport(Transport):
         too_many_redirects_code: int = 488,
         buffer_payload: bool = True,
         connection_attempts: int = 3,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._session = client_session
         self._network_errors_code = network_errors_code
         self._too_many_redirects_code = too_many_redirects_code
         self._buffer_payload = buffer_payload
         self._connection_attempts = at_least("connection_attempts", connection_attempts, 1)
+        self._max_response_size = max_response_size_option(max_response_size)
 
     async def send(self, endpoint: yarl.URL, request: Request, timeout: float) -> ClosableResponse:
         """Send ``request`` to ``endpoint``; the whole attempt takes at most ``timeout`` seconds."""
@@ -96,12 +112,13 @@ class AioHttpTransport(Transport):
         started = MONOTONIC_CLOCK.now()
         if not timeout > 0:
             return failed_response(408, FailureKind.TIMEOUT, TimeoutError(NO_TIMEOUT_LEFT), started)
+        limit = self._max_response_size if request.max_response_size is None else request.max_response_size
         try:
-            response = await self._request_with_connect_retries(url, request, started + timeout)
+            response = await self._send_following_redirects(url, request, started + timeout, limit)
             if not self._buffer_payload:
                 return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
             try:
-                body = await response.read()
+                body = await _read_limited(response, limit)
             except BaseException:
                 response.close()
                 raise
@@ -115,13 +132,18 @@ class AioHttpTransport(Transport):
         # aiohttp's own timeouts (ServerTimeoutError and subclasses) are TimeoutErrors too.
         except TimeoutError as exc:
             return failed_response(408, FailureKind.TIMEOUT, exc, started)
-        except aiohttp.TooManyRedirects as exc:
-            locations: CIMultiDict[str] = CIMultiDict()
-            for redirect in exc.history:
-                for location in redirect.headers.getall(Header.LOCATION, ()):
-                    locations.add(Header.LOCATION, location)
+        except TooManyRedirectsError as exc:
+            locations: CIMultiDict[str] = CIMultiDict((Header.LOCATION, value) for value in exc.locations)
             return failed_response(
                 self._too_many_redirects_code, FailureKind.TOO_MANY_REDIRECTS, exc, started, locations
+            )
+        except InvalidRedirectError as exc:
+            return failed_response(
+                self._network_errors_code, FailureKind.INVALID_REDIRECT, exc, started, do_not_retry()
+            )
+        except ResponseTooLargeError as exc:
+            return failed_response(
+                self._network_errors_code, FailureKind.RESPONSE_TOO_LARGE, exc, started, do_not_retry()
             )
         except aiohttp.ClientConnectorError as exc:
             return failed_response(self._network_errors_code, FailureKind.CONNECT, exc, started)
@@ -130,8 +152,36 @@ class AioHttpTransport(Transport):
         except (aiohttp.ClientError, OSError) as exc:
             return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
 
+    async def _send_following_redirects(
+        self, url: yarl.URL, request: Request, deadline: float, limit: int | None
+    ) -> aiohttp.ClientResponse:
+        """Send the hops of the request (see :mod:`._redirects`); the last response is returned."""
+        hop = Hop(request.method, url, request.headers, request.body)
+        locations: list[str] = []
+        redirects = 0
+        while True:
+            response = await self._request_with_connect_retries(hop, deadline, first=redirects == 0)
+            if not request.allow_redirects or response.status not in REDIRECT_STATUSES:
+                return response
+            try:
+                hop_locations = response.headers.getall(Header.LOCATION, [])
+                location = redirect_location(response.status, hop_locations)
+                if location is None:
+                    return response
+                locations.extend(hop_locations)
+                # Reading the (small) redirect body lets the connection be reused.
+                await _read_limited(response, limit)
+            except BaseException:
+                response.close()
+                raise
+            response.release()
+            if redirects >= request.max_redirects:
+                raise TooManyRedirectsError(request.max_redirects, locations)
+            redirects += 1
+            hop = next_hop(hop, response.status, location, deadline - MONOTONIC_CLOCK.now())
+
     async def _request_with_connect_retries(
-        self, url: yarl.URL, request: Request, deadline: float
+        self, hop: Hop, deadline: float, *, first: bool
     ) -> aiohttp.ClientResponse:
         base = self._session.timeout
         attempt = 1
@@ -152,13 +202,11 @@ class AioHttpTransport(Transport):
             )
             try:
                 return await self._session.request(
-                    request.method,
-                    url,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=request.allow_redirects,
-                    # aiohttp raises once it has *received* max_redirects redirects.
-                    max_redirects=request.max_redirects + 1,
+                    hop.method,
+                    hop.url,
+                    headers=hop.headers,
+                    data=hop.body,
+                    allow_redirects=False,
                     timeout=client_timeout,
                     raise_for_status=False,
                 )
@@ -168,6 +216,30 @@ class AioHttpTransport(Transport):
                 if attempt >= self._connection_attempts:
                     raise
                 attempt += 1
+            except (aiohttp.InvalidURL, ValueError) as exc:
+                if first:
+                    raise
+                # A redirect target aiohttp refuses although it passed resolve_location.
+                raise InvalidRedirectError(str(hop.url), str(exc)) from exc
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    """The whole (decoded) body; :class:`ResponseTooLargeError` once it grows past ``limit``."""
+    if limit is None:
+        return await response.read()
+    length = response.content_length
+    if length is not None and aiohttp.hdrs.CONTENT_ENCODING not in response.headers:
+        if length > limit:
+            raise ResponseTooLargeError(limit, length)
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLargeError(limit, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _AioHttpResponse(ClosableResponse):
