@@ -99,13 +99,13 @@ def resolve_location(base: yarl.URL, location: str) -> yarl.URL:
     if _UNSAFE.search(location) is not None:
         raise InvalidRedirectError(location, "spaces or control characters")
     scheme = _SCHEME.match(location)
-    if scheme is not None:
-        if scheme.group()[:-1].lower() not in _HTTP_SCHEMES:
-            raise InvalidRedirectError(location, "not an http(s) URL")
-        if not location[scheme.end() :].startswith("//"):
-            raise InvalidRedirectError(location, "an http(s) URL without a host")
+    if scheme is not None and scheme.group()[:-1].lower() not in _HTTP_SCHEMES:
+        raise InvalidRedirectError(location, "not an http(s) URL")
     try:
-        target = base.join(yarl.URL(location)).with_fragment(None)
+        parsed = yarl.URL(location)
+        if (scheme is not None or location.startswith("//")) and not parsed.raw_host:
+            raise InvalidRedirectError(location, "an http(s) URL without a host")
+        target = (parsed if scheme is not None else base.join(parsed)).with_fragment(None)
         port = target.port
     except (ValueError, TypeError, UnicodeError) as exc:
         raise InvalidRedirectError(location, str(exc) or type(exc).__name__) from exc

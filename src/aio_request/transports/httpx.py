@@ -232,13 +232,16 @@ class HttpxTransport(Transport):
             try:
                 hop_locations = response.headers.get_list(Header.LOCATION)
                 location = redirect_location(response.status_code, hop_locations)
-                if location is None:
-                    return response
-                locations.extend(hop_locations)
-                # Reading the (small) redirect body lets the connection be reused.
-                await _read_limited(response, limit)
-            finally:
+                if location is not None:
+                    locations.extend(hop_locations)
+                    # Reading the (small) redirect body lets the connection be reused.
+                    await _read_limited(response, limit)
+            except BaseException:
                 await response.aclose()
+                raise
+            if location is None:
+                return response
+            await response.aclose()
             if redirects >= request.max_redirects:
                 raise TooManyRedirectsError(request.max_redirects, locations)
             redirects += 1

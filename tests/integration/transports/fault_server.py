@@ -20,7 +20,8 @@ server never would. What it does depends on the request path:
 ``/first/{f}/{key}`` the first request for ``key`` does what ``/{f}`` does (``hang``,
                     ``stall-body``, ...); every later one for the same key answers like ``/ok``
 ``/location?to=L``  302 with ``Location: L`` sent as it is (``&status=S`` answers ``S``
-                    instead, ``&delay=D`` waits ``D`` seconds first)
+                    instead, ``&delay=D`` waits ``D`` seconds first, ``&body=N`` sends
+                    ``N`` bytes of body)
 ``/big/{n}``        200 with ``n`` bytes announced by ``Content-Length``
 ``/big-chunked/{n}`` 200 with ``n`` bytes in 64 KiB chunks, no ``Content-Length``
 ``/gzip/{n}``       200 with a gzip body (``Content-Encoding: gzip``) that inflates to ``n``
@@ -228,13 +229,14 @@ class FaultServer:
             await writer.drain()
             raise _Close
         elif route == "location":
-            query = parse_qs(request.target.partition("?")[2])
+            query = parse_qs(request.target.partition("?")[2], keep_blank_values=True)
             delay = float(query.get("delay", ["0"])[0])
             if delay:
                 await asyncio.sleep(delay)
             status = int(query.get("status", ["302"])[0])
-            writer.write(_head(status, 0, extra=f"Location: {query['to'][0]}\r\n"))
-            await writer.drain()
+            size = int(query.get("body", ["0"])[0])
+            writer.write(_head(status, size, extra=f"Location: {query['to'][0]}\r\n"))
+            await _write_zeros(writer, size)
         elif route == "big":
             size = int(segments[1])
             writer.write(_head(200, size))
