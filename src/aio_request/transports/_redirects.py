@@ -116,6 +116,11 @@ def resolve_location(base: yarl.URL, location: str) -> yarl.URL:
     return target
 
 
+def same_origin(first: yarl.URL, second: yarl.URL) -> bool:
+    """Whether both URLs have the same scheme, host and port."""
+    return _origin(first) == _origin(second)
+
+
 def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.raw_host or "").lower(), url.port
 
@@ -133,7 +138,7 @@ def next_hop(hop: Hop, status: int, location: str, seconds_left: float) -> Hop:
         method, body = "GET", None
         for name in _BODY_HEADERS:
             headers.popall(name, None)
-    if _origin(url) != _origin(hop.url):
+    if not same_origin(url, hop.url):
         for name in _CREDENTIALS:
             headers.popall(name, None)
     if Header.X_REQUEST_TIMEOUT in headers:

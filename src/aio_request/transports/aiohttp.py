@@ -66,18 +66,27 @@ class AioHttpTransport(Transport):
       and its ``close()`` releases the connection, so the caller must close it.
     - ``connection_attempts`` (3): how many times to try when the connection cannot be
       established (nothing was sent yet). All tries share the attempt's single timeout.
+    - ``max_response_size`` (64 MiB): the largest body, counted after decoding, buffered with
+      ``buffer_payload``; a larger one ends the attempt early in a ``network_errors_code``
+      response with ``X-Do-Not-Retry`` and failure kind ``RESPONSE_TOO_LARGE``. A request's
+      own ``max_response_size`` takes precedence; ``None`` means no limit. A live response
+      (``buffer_payload=False``) is not limited: its reader decides how much to read.
 
-    A request's ``max_redirects`` is the number of redirects followed: ``max_redirects=2``
-    accepts two redirects and fails on the third (aiohttp itself counts one fewer and treats 0
-    as unlimited; this transport adjusts). ``allow_redirects=False`` returns the 3xx response.
-    The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by the attempt's
+    Redirects are followed by this transport, hop by hop, as
+    :mod:`aio_request.transports._redirects` describes (the same rules as
+    :class:`~aio_request.transports.httpx.HttpxTransport`): a request's ``max_redirects`` is the
+    number of redirects followed (``max_redirects=2`` accepts two and fails on the third),
+    ``allow_redirects=False`` returns the 3xx response, a ``Location`` that cannot be followed
+    ends in a ``network_errors_code`` response with ``X-Do-Not-Retry`` and failure kind
+    ``INVALID_REDIRECT``, credentials are dropped across origins, and each hop carries the
+    ``X-Request-Timeout`` left when it is sent. The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by the attempt's
     and never rounded up (aiohttp would round a total of 5 s or more up to a whole second). Also note
     that aiohttp itself resends an idempotent request (GET, PUT, DELETE, ...) once when the
     connection breaks before the response arrives; ``connection_attempts`` is independent of it.
 
-    Raises :class:`ValueError` for ``connection_attempts < 1``. :meth:`send` never raises for
-    network failures; it lets :class:`asyncio.CancelledError` through after closing the
-    connection.
+    Raises :class:`ValueError` for ``connection_attempts < 1`` or ``max_response_size < 0``.
+    :meth:`send` never raises for network failures or hostile answers; it lets
+    :class:`asyncio.CancelledError` through after closing the connection.
     """
 
     __slots__ = (

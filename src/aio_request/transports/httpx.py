@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -50,6 +50,7 @@ from aio_request.transports._redirects import (
     TooManyRedirectsError,
     next_hop,
     redirect_location,
+    same_origin,
 )
 from aio_request.transports._size_limit import (
     DEFAULT_MAX_RESPONSE_SIZE,
@@ -61,6 +62,11 @@ from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, do_not_retry, fai
 __all__ = ["HttpxTransport"]
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from httpx._client import UseClientDefault
+
+    _ClientAuth = httpx.Auth | UseClientDefault | None
 
 
 class HttpxTransport(Transport):
@@ -226,7 +232,9 @@ class HttpxTransport(Transport):
         redirects = 0
         while True:
             seconds_left = timeout - (loop.time() - started)
-            response = await self._send_with_connect_retries(hop, seconds_left, first=redirects == 0)
+            # The client's own auth goes only to the origin the request was sent to.
+            auth: _ClientAuth = httpx.USE_CLIENT_DEFAULT if same_origin(hop.url, url) else None
+            response = await self._send_with_connect_retries(hop, seconds_left, auth, first=redirects == 0)
             if not request.allow_redirects or response.status_code not in REDIRECT_STATUSES:
                 return response
             try:
@@ -247,7 +255,9 @@ class HttpxTransport(Transport):
             redirects += 1
             hop = next_hop(hop, response.status_code, location, timeout - (loop.time() - started))
 
-    async def _send_with_connect_retries(self, hop: Hop, timeout: float, *, first: bool) -> httpx.Response:
+    async def _send_with_connect_retries(
+        self, hop: Hop, timeout: float, auth: _ClientAuth, *, first: bool
+    ) -> httpx.Response:
         try:
             request = self._client.build_request(
                 hop.method,
@@ -263,7 +273,7 @@ class HttpxTransport(Transport):
         attempt = 1
         while True:
             try:
-                return await self._client.send(request, stream=True, follow_redirects=False)
+                return await self._client.send(request, stream=True, follow_redirects=False, auth=auth)
             except httpx.ConnectError:
                 if attempt >= self._connection_attempts:
                     raise

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 import aio_request
@@ -216,3 +217,19 @@ async def test_a_redirect_is_not_followed_past_the_timeout(
     assert response.status == 408
     assert time.monotonic() - started < 1.0
     assert fault_server.paths() == ["/location", "/hang"]
+
+
+@pytest.mark.parametrize(("cross_origin", "sent"), [(True, False), (False, True)])
+async def test_httpx_client_auth_stays_on_the_first_origin(
+    fault_server: FaultServer, other_origin: FaultServer, cross_origin: bool, sent: bool
+) -> None:
+    target = f"{other_origin.url}ok" if cross_origin else "/ok"
+    async with httpx.AsyncClient(auth=("user", "secret")) as client:
+        transport = aio_request.HttpxTransport(client)
+
+        response = await transport.send(fault_server.url, Request(method="GET", url=_to(target)), 5.0)
+
+    assert response.status == 200
+    second = (other_origin if cross_origin else fault_server).requests[-1]
+    assert "Authorization" in fault_server.requests[0].headers
+    assert ("Authorization" in second.headers) is sent
