@@ -79,10 +79,13 @@ class AioHttpTransport(Transport):
     ``allow_redirects=False`` returns the 3xx response, a ``Location`` that cannot be followed
     ends in a ``network_errors_code`` response with ``X-Do-Not-Retry`` and failure kind
     ``INVALID_REDIRECT``, credentials are dropped across origins, and each hop carries the
-    ``X-Request-Timeout`` left when it is sent. The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by the attempt's
-    and never rounded up (aiohttp would round a total of 5 s or more up to a whole second). Also note
-    that aiohttp itself resends an idempotent request (GET, PUT, DELETE, ...) once when the
-    connection breaks before the response arrives; ``connection_attempts`` is independent of it.
+    ``X-Request-Timeout`` left when it is sent.
+
+    The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by what is left of
+    the attempt's and never rounded up (aiohttp would round a total of 5 s or more up to a
+    whole second). Also note that aiohttp itself resends an idempotent request (GET, PUT,
+    DELETE, ...) once when the connection breaks before the response arrives;
+    ``connection_attempts`` is independent of it.
 
     Raises :class:`ValueError` for ``connection_attempts < 1`` or ``max_response_size < 0``.
     :meth:`send` never raises for network failures or hostile answers; it lets
