@@ -240,7 +240,12 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int | None) -> 
     if limit is None:
         return await response.read()
     length = response.content_length
-    if length is not None and aiohttp.hdrs.CONTENT_ENCODING not in response.headers:
+    # A HEAD response announces the size of a body it does not carry.
+    if (
+        length is not None
+        and response.method != "HEAD"
+        and aiohttp.hdrs.CONTENT_ENCODING not in response.headers
+    ):
         if length > limit:
             raise ResponseTooLargeError(limit, length)
         return await response.read()

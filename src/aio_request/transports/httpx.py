@@ -379,7 +379,9 @@ async def _read_limited(response: httpx.Response, limit: int | None) -> bytes:
         return await response.aread()
     length = response.headers.get("Content-Length")
     announced = int(length) if length is not None and length.isdigit() else None
-    if announced is not None and announced > limit and "Content-Encoding" not in response.headers:
+    encoded = "Content-Encoding" in response.headers
+    # A HEAD response announces the size of a body it does not carry.
+    if announced is not None and announced > limit and not encoded and response.request.method != "HEAD":
         raise ResponseTooLargeError(limit, announced)  # refused before reading anything
     chunks: list[bytes] = []
     size = 0

@@ -22,7 +22,7 @@ server never would. What it does depends on the request path:
 ``/location?to=L``  302 with ``Location: L`` sent as it is (``&status=S`` answers ``S``
                     instead, ``&delay=D`` waits ``D`` seconds first, ``&body=N`` sends
                     ``N`` bytes of body)
-``/big/{n}``        200 with ``n`` bytes announced by ``Content-Length``
+``/big/{n}``        200 with ``n`` bytes announced by ``Content-Length`` (only announced to HEAD)
 ``/big-chunked/{n}`` 200 with ``n`` bytes in 64 KiB chunks, no ``Content-Length``
 ``/gzip/{n}``       200 with a gzip body (``Content-Encoding: gzip``) that inflates to ``n``
                     zero bytes
@@ -240,7 +240,8 @@ class FaultServer:
         elif route == "big":
             size = int(segments[1])
             writer.write(_head(200, size))
-            await _write_zeros(writer, size)
+            if request.method != "HEAD":
+                await _write_zeros(writer, size)
         elif route == "big-chunked":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
             left = int(segments[1])

@@ -147,3 +147,26 @@ async def test_an_invalid_limit_is_refused(harness: Harness, value: object) -> N
         harness.make(max_response_size=value)
     with pytest.raises(ValueError, match="max_response_size must be an int >= 0"):
         Request(method="GET", url="x", max_response_size=value)  # type: ignore[arg-type]
+
+
+async def test_a_head_response_announcing_a_huge_body_is_fine(
+    harness: Harness, fault_server: FaultServer
+) -> None:
+    transport = harness.make()
+
+    response = await transport.send(fault_server.url, Request(method="HEAD", url="big/10000000000"), 5.0)
+
+    assert response.status == 200
+    assert response.headers["Content-Length"] == "10000000000"
+    assert await response.read() == b""
+
+
+def test_the_request_limit_is_kept_by_copies_and_builders() -> None:
+    request = aio_request.get("x", max_response_size=5)
+
+    assert request.max_response_size == 5
+    assert request.with_system_headers("1", "normal").max_response_size == 5
+    assert request.update_headers({"A": "b"}).max_response_size == 5
+    assert aio_request.post_json("x", {}, max_response_size=7).max_response_size == 7
+    assert request != aio_request.get("x")
+    assert aio_request.get("x").max_response_size is None
