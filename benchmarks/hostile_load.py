@@ -59,9 +59,12 @@ async def _serve(port_file: Path) -> None:
         await response.prepare(request)
         chunk = b"x" * (1 << 20)
         left = BIG
-        while left > 0:
-            await response.write(chunk[: min(left, len(chunk))])
-            left -= len(chunk)
+        try:
+            while left > 0:
+                await response.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+        except ConnectionError:
+            pass  # the client refused the body
         return response
 
     async def gzip_bomb(request: aiohttp.web.Request) -> aiohttp.web.Response:
@@ -116,10 +119,13 @@ async def _close(client: Any) -> None:
         await client.close()
 
 
-async def _load(endpoint: str, kind: str, calls: int, deadline: float, give_up: float) -> str:
+async def _load(
+    endpoint: str, kind: str, calls: int, deadline: float, give_up: float, options: dict[str, Any]
+) -> str:
     client = _client(kind)
     try:
-        api = aio_request.setup(transport=_transport(kind, client), endpoint=endpoint, timeout=deadline)
+        transport = _transport(kind, client, **options)
+        api = aio_request.setup(transport=transport, endpoint=endpoint, timeout=deadline)
         statuses: dict[int, int] = {}
         late = 0
         worst = 0.0
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--calls", type=int, nargs="+", default=[1000, 10000])
     load.add_argument("--deadline", type=float, default=5.0)
     load.add_argument("--give-up", type=float, default=120.0, help="seconds before the run is abandoned")
+    load.add_argument("--max-in-flight", type=int, help="HttpxTransport(max_in_flight=...)")
     load.add_argument("--transport", choices=["aiohttp", "httpx"], nargs="+", default=["httpx"])
     memory = sub.add_parser("memory")
     memory.add_argument("--no-limit", action="store_true")
@@ -216,10 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             print("|---|---|---|---|---|---|---|---|")
             for calls in options.calls:
                 for kind in options.transport:
-                    print(
-                        asyncio.run(_load(endpoint, kind, calls, options.deadline, options.give_up)),
-                        flush=True,
-                    )
+                    extra = {"max_in_flight": options.max_in_flight} if options.max_in_flight else {}
+                    row = _load(endpoint, kind, calls, options.deadline, options.give_up, extra)
+                    print(asyncio.run(row), flush=True)
         else:
             limit = "none" if options.no_limit else "default"
             print("| transport | body | limit | outcome | peak RSS MB |")
