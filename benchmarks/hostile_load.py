@@ -224,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             for calls in options.calls:
                 for kind in options.transport:
                     extra = {"max_in_flight": options.max_in_flight} if options.max_in_flight else {}
-                    row = _load(endpoint, kind, calls, options.deadline, options.give_up, extra)
-                    print(asyncio.run(row), flush=True)
+                    run = _load(endpoint, kind, calls, options.deadline, options.give_up, extra)
+                    print(asyncio.run(run), flush=True)
         else:
             limit = "none" if options.no_limit else "default"
             print("| transport | body | limit | outcome | peak RSS MB |")
