@@ -158,3 +158,24 @@ async def test_a_thousand_clients_created_and_closed_leave_nothing_behind(
     assert fault_server.paths().count("/ok") == 1_020
     await _descriptors_back_to(baseline, fault_server)
     leak_watch.assert_clean()
+
+
+async def test_a_call_cancelled_while_waiting_for_a_place_gives_nothing_away(
+    fault_server: FaultServer,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        transport = aio_request.HttpxTransport(client, max_in_flight=1)
+        request = aio_request.get("hang")
+        holder = asyncio.ensure_future(transport.send(fault_server.url, request, 0.5))
+        await fault_server.wait_until(lambda: fault_server.paths() == ["/hang"])
+        waiter = asyncio.ensure_future(transport.send(fault_server.url, request, 5.0))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert (await holder).status == 408
+
+        after = await transport.send(fault_server.url, aio_request.get("ok"), 1.0)
+
+    assert after.status == 200
+    assert fault_server.paths() == ["/hang", "/ok"]
