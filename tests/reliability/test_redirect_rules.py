@@ -11,6 +11,7 @@ from multidict import CIMultiDict
 from aio_request.transports._redirects import (
     Hop,
     InvalidRedirectError,
+    announced_timeout,
     next_hop,
     redirect_location,
     resolve_location,
@@ -130,6 +131,19 @@ def test_staying_on_the_origin_keeps_the_credentials(location: str) -> None:
 @pytest.mark.parametrize(("seconds_left", "sent"), [(0.4912, "0.491"), (0.0, "0"), (-1.0, "0")])
 def test_each_hop_is_told_the_seconds_left(seconds_left: float, sent: str) -> None:
     assert next_hop(_hop(), 302, "/x", seconds_left).headers["X-Request-Timeout"] == sent
+
+
+def test_an_invalid_deadline_header_is_copied_as_it_is() -> None:
+    hop = Hop("GET", BASE, CIMultiDict({"X-Request-Timeout": "soon"}), None)
+
+    assert announced_timeout(hop.headers) is None
+    assert next_hop(hop, 302, "/x", None).headers["X-Request-Timeout"] == "soon"
+
+
+def test_the_announced_deadline_is_parsed_as_servers_parse_it() -> None:
+    assert announced_timeout(CIMultiDict({"X-Request-Timeout": "4.98"})) == 4.98
+    assert announced_timeout(CIMultiDict([("X-Request-Timeout", "3"), ("X-Request-Timeout", "2")])) == 2.0
+    assert announced_timeout(CIMultiDict()) is None
 
 
 def test_no_deadline_header_is_added_when_the_request_had_none() -> None:

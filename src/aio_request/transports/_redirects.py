@@ -15,8 +15,9 @@ Both transports send each hop themselves (their client's own redirect handling i
   ``307`` and ``308`` repeat the method and the body;
 * when the next hop leaves the origin (scheme, host, port) of the current one, the credentials
   go: ``Authorization``, ``Cookie``, ``Proxy-Authorization`` (and an explicit ``Host``);
-* ``X-Request-Timeout``, when the request carries it, is rewritten on every hop to the seconds
-  left of the attempt's deadline when that hop is sent.
+* ``X-Request-Timeout``, when the request carries a valid one, is rewritten on every hop to
+  what is left of it when that hop is sent (the value the first hop announced, minus the time
+  since it was sent).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Final
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 
-from aio_request.headers import Header, format_request_timeout
+from aio_request.headers import MAX_SENT_TIMEOUT, Header, format_request_timeout, parse_request_timeout
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 """Statuses that redirect when they carry a ``Location``."""
@@ -125,11 +126,18 @@ def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.raw_host or "").lower(), url.port
 
 
-def next_hop(hop: Hop, status: int, location: str, seconds_left: float) -> Hop:
+def announced_timeout(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> float | None:
+    """The seconds ``X-Request-Timeout`` announces in ``headers``; ``None`` when absent or invalid."""
+    values = headers.getall(Header.X_REQUEST_TIMEOUT, [])
+    return parse_request_timeout(values, limit=MAX_SENT_TIMEOUT) if values else None
+
+
+def next_hop(hop: Hop, status: int, location: str, seconds_left: float | None) -> Hop:
     """What to send after ``hop`` was answered ``status`` with ``location``.
 
-    ``seconds_left`` is what is left of the attempt's deadline now. Raises
-    :class:`InvalidRedirectError` when the location cannot be followed.
+    ``seconds_left`` is what is left now of the deadline the first hop announced in
+    ``X-Request-Timeout`` (``None`` when it announced none, or nothing valid: the header is then
+    copied as it is). Raises :class:`InvalidRedirectError` when the location cannot be followed.
     """
     url = resolve_location(hop.url, location)
     headers = CIMultiDict(hop.headers)
@@ -141,6 +149,6 @@ def next_hop(hop: Hop, status: int, location: str, seconds_left: float) -> Hop:
     if not same_origin(url, hop.url):
         for name in _CREDENTIALS:
             headers.popall(name, None)
-    if Header.X_REQUEST_TIMEOUT in headers:
+    if seconds_left is not None and Header.X_REQUEST_TIMEOUT in headers:
         headers[Header.X_REQUEST_TIMEOUT] = format_request_timeout(seconds_left)
     return Hop(method, url, headers, body)

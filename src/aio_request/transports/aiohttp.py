@@ -34,6 +34,7 @@ from aio_request.transports._redirects import (
     Hop,
     InvalidRedirectError,
     TooManyRedirectsError,
+    announced_timeout,
     next_hop,
     redirect_location,
 )
@@ -171,6 +172,8 @@ class AioHttpTransport(Transport):
         hop = Hop(request.method, url, request.headers, request.body)
         locations: list[str] = []
         redirects = 0
+        first_sent = MONOTONIC_CLOCK.now()
+        announced: float | None = None
         while True:
             response = await self._request_with_connect_retries(hop, deadline, first=redirects == 0)
             if not request.allow_redirects or response.status not in REDIRECT_STATUSES:
@@ -189,8 +192,11 @@ class AioHttpTransport(Transport):
             response.release()
             if redirects >= request.max_redirects:
                 raise TooManyRedirectsError(request.max_redirects, locations)
+            if redirects == 0:
+                announced = announced_timeout(request.headers)
             redirects += 1
-            hop = next_hop(hop, response.status, location, deadline - MONOTONIC_CLOCK.now())
+            left = None if announced is None else announced - (MONOTONIC_CLOCK.now() - first_sent)
+            hop = next_hop(hop, response.status, location, left)
 
     async def _request_with_connect_retries(
         self, hop: Hop, deadline: float, *, first: bool

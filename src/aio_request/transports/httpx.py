@@ -48,6 +48,7 @@ from aio_request.transports._redirects import (
     Hop,
     InvalidRedirectError,
     TooManyRedirectsError,
+    announced_timeout,
     next_hop,
     redirect_location,
     same_origin,
@@ -230,6 +231,7 @@ class HttpxTransport(Transport):
         hop = Hop(request.method, url, request.headers, request.body)
         locations: list[str] = []
         redirects = 0
+        announced: float | None = None
         while True:
             seconds_left = timeout - (loop.time() - started)
             # The client's own auth goes only to the origin the request was sent to.
@@ -252,8 +254,11 @@ class HttpxTransport(Transport):
             await response.aclose()
             if redirects >= request.max_redirects:
                 raise TooManyRedirectsError(request.max_redirects, locations)
+            if redirects == 0:
+                announced = announced_timeout(request.headers)
             redirects += 1
-            hop = next_hop(hop, response.status_code, location, timeout - (loop.time() - started))
+            left = None if announced is None else announced - (loop.time() - started)
+            hop = next_hop(hop, response.status_code, location, left)
 
     async def _send_with_connect_retries(
         self, hop: Hop, timeout: float, auth: _ClientAuth, *, first: bool

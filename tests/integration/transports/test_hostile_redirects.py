@@ -160,6 +160,19 @@ async def test_each_hop_carries_the_deadline_left_when_it_is_sent(
     assert 0.2 <= float(second.headers[Header.X_REQUEST_TIMEOUT]) <= 0.5
 
 
+async def test_a_deadline_header_of_your_own_counts_down_on_each_hop(
+    harness: Harness, fault_server: FaultServer
+) -> None:
+    """Without system headers, a request's own ``X-Request-Timeout: 1`` is still kept truthful."""
+    transport = harness.make()
+    request = Request(method="GET", url=_to("/ok", delay="0.5"), headers={"X-Request-Timeout": "1"})
+
+    response = await transport.send(fault_server.url, request, 20.0)
+
+    assert response.status == 200
+    assert 0.2 <= float(fault_server.requests[1].headers[Header.X_REQUEST_TIMEOUT]) <= 0.5
+
+
 async def test_without_system_headers_no_deadline_is_added_to_hops(
     harness: Harness, fault_server: FaultServer
 ) -> None:
