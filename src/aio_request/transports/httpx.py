@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import zlib
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import httpx
@@ -388,6 +389,8 @@ async def _read_limited(response: httpx.Response, limit: int | None) -> bytes:
     # A HEAD response announces the size of a body it does not carry.
     if announced is not None and announced > limit and not encoded and response.request.method != "HEAD":
         raise ResponseTooLargeError(limit, announced)  # refused before reading anything
+    if response.headers.get("Content-Encoding", "").strip().lower() in _GZIP:
+        return await _read_gzip_limited(response, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -395,6 +398,40 @@ async def _read_limited(response: httpx.Response, limit: int | None) -> bytes:
         if size > limit:
             raise ResponseTooLargeError(limit, size)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_GZIP: Final = frozenset({"gzip", "x-gzip"})
+_INFLATE_STEP: Final = 1 << 20
+"""Bytes inflated at most per step (zlib grows its output buffer by copying)."""
+
+
+async def _read_gzip_limited(response: httpx.Response, limit: int) -> bytes:
+    """A gzip body inflated a megabyte at a time, until it is complete or over ``limit``.
+
+    httpx's own decoder inflates each network chunk whole: 64 KiB of a gzip bomb become ~64 MB
+    before anything can be counted. Other encodings go through httpx's decoders.
+    """
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for raw in response.aiter_raw():
+            data = raw
+            while data:
+                chunk = decompressor.decompress(data, min(limit - size + 1, _INFLATE_STEP))
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLargeError(limit, size)
+                chunks.append(chunk)
+                data = decompressor.unconsumed_tail
+        chunk = decompressor.flush()
+    except zlib.error as exc:
+        raise httpx.DecodingError(str(exc), request=response.request) from exc
+    size += len(chunk)
+    if size > limit:
+        raise ResponseTooLargeError(limit, size)
+    chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -26,6 +26,7 @@ server never would. What it does depends on the request path:
 ``/big-chunked/{n}`` 200 with ``n`` bytes in 64 KiB chunks, no ``Content-Length``
 ``/gzip/{n}``       200 with a gzip body (``Content-Encoding: gzip``) that inflates to ``n``
                     zero bytes
+``/bad-gzip``       200 with ``Content-Encoding: gzip`` and a body that is not gzip after 20 bytes
 ``/delay/{ms}``     waits ``ms`` milliseconds, then answers like ``/ok``
 ==================  ==========================================================================
 
@@ -251,6 +252,10 @@ class FaultServer:
                 await writer.drain()
                 left -= size
             writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        elif route == "bad-gzip":
+            body = _gzipped_zeros(1000)[:20] + b"not gzip at all" * 10
+            writer.write(_head(200, len(body), extra="Content-Encoding: gzip\r\n") + body)
             await writer.drain()
         elif route == "gzip":
             body = _gzipped_zeros(int(segments[1]))

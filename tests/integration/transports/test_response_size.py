@@ -170,3 +170,16 @@ def test_the_request_limit_is_kept_by_copies_and_builders() -> None:
     assert aio_request.post_json("x", {}, max_response_size=7).max_response_size == 7
     assert request != aio_request.get("x")
     assert aio_request.get("x").max_response_size is None
+
+
+@pytest.mark.parametrize("limit", [1_000_000, None])
+async def test_a_corrupt_gzip_body_is_a_489_protocol_failure(
+    harness: Harness, fault_server: FaultServer, limit: int | None
+) -> None:
+    transport = harness.make(max_response_size=limit)
+
+    response = await transport.send(fault_server.url, Request(method="GET", url="bad-gzip"), 5.0)
+
+    assert response.status == 489
+    assert response.failure is not None
+    assert response.failure.kind is FailureKind.PROTOCOL
