@@ -127,7 +127,7 @@ class AioHttpTransport(Transport):
             return failed_response(408, FailureKind.TIMEOUT, TimeoutError(NO_TIMEOUT_LEFT), started)
         limit = self._max_response_size if request.max_response_size is None else request.max_response_size
         try:
-            response = await self._send_following_redirects(url, request, started + timeout, limit)
+            response = await self._send_following_redirects(url, request, started, started + timeout, limit)
             if not self._buffer_payload:
                 return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
             try:
@@ -166,13 +166,12 @@ class AioHttpTransport(Transport):
             return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
 
     async def _send_following_redirects(
-        self, url: yarl.URL, request: Request, deadline: float, limit: int | None
+        self, url: yarl.URL, request: Request, started: float, deadline: float, limit: int | None
     ) -> aiohttp.ClientResponse:
         """Send the hops of the request (see :mod:`._redirects`); the last response is returned."""
         hop = Hop(request.method, url, request.headers, request.body)
         locations: list[str] = []
         redirects = 0
-        first_sent = MONOTONIC_CLOCK.now()
         announced: float | None = None
         while True:
             response = await self._request_with_connect_retries(hop, deadline, first=redirects == 0)
@@ -195,7 +194,7 @@ class AioHttpTransport(Transport):
             if redirects == 0:
                 announced = announced_timeout(request.headers)
             redirects += 1
-            left = None if announced is None else announced - (MONOTONIC_CLOCK.now() - first_sent)
+            left = None if announced is None else announced - (MONOTONIC_CLOCK.now() - started)
             hop = next_hop(hop, response.status, location, left)
 
     async def _request_with_connect_retries(
