@@ -66,6 +66,14 @@ FAULTS: dict[str, Fault] = {
     "invalid-http": Fault(aio_request.get("invalid"), frozenset({489})),
     "bad-chunked": Fault(aio_request.get("bad-chunked"), frozenset({489})),
     "redirect-loop": Fault(aio_request.get("loop/0"), frozenset({488})),
+    "redirect-to-javascript": Fault(
+        aio_request.get("location", query_parameters={"to": "javascript:alert(1)"}), frozenset({489})
+    ),
+    "redirect-to-bad-port": Fault(
+        aio_request.get("location", query_parameters={"to": "http://127.0.0.1:99999/x"}), frozenset({489})
+    ),
+    "huge-body": Fault(aio_request.get("big/10000000000"), frozenset({489})),
+    "gzip-over-limit": Fault(aio_request.get("gzip/1000001", max_response_size=1_000_000), frozenset({489})),
     "503-retry-after-0": Fault(
         aio_request.get("status/503", query_parameters={"retry-after": "0"}), frozenset({503})
     ),

@@ -23,8 +23,13 @@ def request(
     body: bytes | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
-    """A request with any method; the other builders are shortcuts for this one."""
+    """A request with any method; the other builders are shortcuts for this one.
+
+    Every builder takes ``allow_redirects``, ``max_redirects`` and ``max_response_size`` as
+    :class:`~aio_request.http.request.Request` does.
+    """
     return Request(
         method=method,
         url=url,
@@ -34,6 +39,7 @@ def request(
         body=body,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -45,6 +51,7 @@ def get(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
     """A ``GET`` request, e.g. ``get("users/{id}", path_parameters={"id": 42})``."""
     return Request(
@@ -55,6 +62,7 @@ def get(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -66,6 +74,7 @@ def delete(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
     """A ``DELETE`` request."""
     return Request(
@@ -76,6 +85,7 @@ def delete(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -88,6 +98,7 @@ def post(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
     """A ``POST`` request with a raw ``body``."""
     return request(
@@ -99,6 +110,7 @@ def post(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -111,6 +123,7 @@ def put(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
     """A ``PUT`` request with a raw ``body``."""
     return request(
@@ -122,6 +135,7 @@ def put(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -134,6 +148,7 @@ def patch(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
 ) -> Request:
     """A ``PATCH`` request with a raw ``body``."""
     return request(
@@ -145,6 +160,7 @@ def patch(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
 
 
@@ -158,6 +174,7 @@ def request_json(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
     encoding: str = "utf-8",
     dumps: Callable[[Any], str] = json.dumps,
     content_type: str = "application/json",
@@ -176,6 +193,7 @@ def request_json(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
     )
     if Header.CONTENT_TYPE in request_.headers:
         return request_
@@ -191,6 +209,7 @@ def post_json(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
     encoding: str = "utf-8",
     dumps: Callable[[Any], str] = json.dumps,
     content_type: str = "application/json",
@@ -205,6 +224,7 @@ def post_json(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
         encoding=encoding,
         dumps=dumps,
         content_type=content_type,
@@ -220,6 +240,7 @@ def put_json(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
     encoding: str = "utf-8",
     dumps: Callable[[Any], str] = json.dumps,
     content_type: str = "application/json",
@@ -234,6 +255,7 @@ def put_json(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
         encoding=encoding,
         dumps=dumps,
         content_type=content_type,
@@ -249,6 +271,7 @@ def patch_json(
     query_parameters: QueryParameters | None = None,
     allow_redirects: bool = True,
     max_redirects: int = 10,
+    max_response_size: int | None = None,
     encoding: str = "utf-8",
     dumps: Callable[[Any], str] = json.dumps,
     content_type: str = "application/json",
@@ -263,6 +286,7 @@ def patch_json(
         query_parameters=query_parameters,
         allow_redirects=allow_redirects,
         max_redirects=max_redirects,
+        max_response_size=max_response_size,
         encoding=encoding,
         dumps=dumps,
         content_type=content_type,

@@ -13,6 +13,7 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._core.errors import InvalidRequestError
+from aio_request._core.validate import at_least
 from aio_request.http.headers import Header
 from aio_request.http.url import (
     PathParameters,
@@ -70,6 +71,9 @@ class Request:
     All arguments are keyword-only. ``url`` is relative to the endpoint (``str`` or
     :class:`yarl.URL`); an absolute URL raises :class:`ValueError`. Invalid headers, parameters
     or redirect limits raise :class:`ValueError`/:class:`TypeError` here, not in the transport.
+
+    ``max_response_size`` (``None``): the largest body, in bytes after decoding, the transport
+    buffers for this request; ``None`` leaves it to the transport's own ``max_response_size``.
     """
 
     __slots__ = (
@@ -79,6 +83,7 @@ class Request:
         "allow_redirects",
         "body",
         "max_redirects",
+        "max_response_size",
         "method",
         "path_parameters",
         "query_parameters",
@@ -92,6 +97,7 @@ class Request:
     body: bytes | None
     allow_redirects: bool
     max_redirects: int
+    max_response_size: int | None
     _headers: CIMultiDictProxy[str]
     _relative_path: str
     _query_pairs: tuple[tuple[str, str], ...]
@@ -107,6 +113,7 @@ class Request:
         body: bytes | None = None,
         allow_redirects: bool = True,
         max_redirects: int = 10,
+        max_response_size: int | None = None,
     ) -> None:
         if not isinstance(method, str) or _TOKEN.fullmatch(method) is None:
             raise InvalidRequestError(f"invalid method {method!r}")
@@ -114,6 +121,8 @@ class Request:
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
         if isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0:
             raise ValueError(f"max_redirects must be an int >= 0, got {max_redirects!r}")
+        if max_response_size is not None:
+            at_least("max_response_size", max_response_size, 0)
         init = object.__setattr__
         init(self, "method", method.upper())
         init(self, "url", ensure_relative(url))
@@ -122,6 +131,7 @@ class Request:
         init(self, "body", bytes(body) if body is not None and not isinstance(body, bytes) else body)
         init(self, "allow_redirects", bool(allow_redirects))
         init(self, "max_redirects", max_redirects)
+        init(self, "max_response_size", max_response_size)
         init(self, "_headers", _validated_headers(headers))
         init(self, "_relative_path", render_path(self.url, path_parameters))
         init(self, "_query_pairs", normalize_query(query_parameters))
@@ -191,6 +201,7 @@ class Request:
             and self.body == other.body
             and self.allow_redirects == other.allow_redirects
             and self.max_redirects == other.max_redirects
+            and self.max_response_size == other.max_response_size
         )
 
     __hash__ = None  # type: ignore[assignment]

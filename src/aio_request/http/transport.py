@@ -13,9 +13,10 @@ from aio_request.http.response import ClosableResponse
 class Transport(abc.ABC):
     """Sends one attempt and returns its response; never raises for network failures.
 
-    Implementations map every failure once to a synthetic response (489 network error, 488 too
-    many redirects, 408 timeout) whose :attr:`Response.failure` keeps the cause. The whole
-    attempt — connecting, sending, headers and body when buffered — is bounded by ``timeout``.
+    Implementations map every failure once to a synthetic response (489 network error, unusable
+    redirect or oversized body, 488 too many redirects, 408 timeout) whose
+    :attr:`Response.failure` keeps the cause. The whole attempt — connecting, sending, every
+    redirect hop, headers and body when buffered — is bounded by ``timeout``.
     """
 
     __slots__ = ()

@@ -28,7 +28,21 @@ from aio_request.http.headers import Header
 from aio_request.http.request import Request
 from aio_request.http.response import BufferedResponse, ClosableResponse
 from aio_request.http.transport import Transport
-from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
+from aio_request.transports._redirects import (
+    REDIRECT_STATUSES,
+    Hop,
+    InvalidRedirectError,
+    TooManyRedirectsError,
+    announced_timeout,
+    next_hop,
+    redirect_location,
+)
+from aio_request.transports._size_limit import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    ResponseTooLargeError,
+    max_response_size_option,
+)
+from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, do_not_retry, failed_response
 
 __all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
 
@@ -52,25 +66,38 @@ class AioHttpTransport(Transport):
       and its ``close()`` releases the connection, so the caller must close it.
     - ``connection_attempts`` (3): how many times to try when the connection cannot be
       established (nothing was sent yet). All tries share the attempt's single timeout.
+    - ``max_response_size`` (64 MiB): the largest body, counted after decoding, buffered with
+      ``buffer_payload``; a larger one ends the attempt early in a ``network_errors_code``
+      response with ``X-Do-Not-Retry`` and failure kind ``RESPONSE_TOO_LARGE``. A request's
+      own ``max_response_size`` takes precedence; ``None`` means no limit. A live response
+      (``buffer_payload=False``) is not limited: its reader decides how much to read.
 
-    A request's ``max_redirects`` is the number of redirects followed: ``max_redirects=2``
-    accepts two redirects and fails on the third (aiohttp itself counts one fewer and treats 0
-    as unlimited; this transport adjusts). ``allow_redirects=False`` returns the 3xx response.
-    The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by the attempt's
-    and never rounded up (aiohttp would round a total of 5 s or more up to a whole second). Also note
-    that aiohttp itself resends an idempotent request (GET, PUT, DELETE, ...) once when the
-    connection breaks before the response arrives; ``connection_attempts`` is independent of it.
+    Redirects are followed by this transport, hop by hop, as
+    :mod:`aio_request.transports._redirects` describes (the same rules as
+    :class:`~aio_request.transports.httpx.HttpxTransport`): a request's ``max_redirects`` is the
+    number of redirects followed (``max_redirects=2`` accepts two and fails on the third),
+    ``allow_redirects=False`` returns the 3xx response, a ``Location`` that cannot be followed
+    ends in a ``network_errors_code`` response with ``X-Do-Not-Retry`` and failure kind
+    ``INVALID_REDIRECT``, credentials are dropped across origins, and each hop carries the
+    ``X-Request-Timeout`` left when it is sent.
+
+    The session's own ``ClientTimeout`` fields are kept, its ``total`` capped by what is left of
+    the attempt's and never rounded up (aiohttp would round a total of 5 s or more up to a
+    whole second). Also note that aiohttp itself resends an idempotent request (GET, PUT,
+    DELETE, ...) once when the connection breaks before the response arrives;
+    ``connection_attempts`` is independent of it.
 
     ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
 
-    Raises :class:`ValueError` for ``connection_attempts < 1``. :meth:`send` never raises for
-    network failures; it lets :class:`asyncio.CancelledError` through after closing the
-    connection.
+    Raises :class:`ValueError` for ``connection_attempts < 1`` or ``max_response_size < 0``.
+    :meth:`send` never raises for network failures or hostile answers; it lets
+    :class:`asyncio.CancelledError` through after closing the connection.
     """
 
     __slots__ = (
         "_buffer_payload",
         "_connection_attempts",
+        "_max_response_size",
         "_network_errors_code",
         "_session",
         "_too_many_redirects_code",
@@ -85,6 +112,7 @@ class AioHttpTransport(Transport):
         buffer_payload: bool = True,
         connection_attempts: int = 3,
         metrics_provider: MetricsProvider | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         warn_metrics_provider("AioHttpTransport()", metrics_provider)
         self._session = client_session
@@ -92,6 +120,7 @@ class AioHttpTransport(Transport):
         self._too_many_redirects_code = too_many_redirects_code
         self._buffer_payload = buffer_payload
         self._connection_attempts = at_least("connection_attempts", connection_attempts, 1)
+        self._max_response_size = max_response_size_option(max_response_size)
 
     async def send(self, endpoint: yarl.URL, request: Request, timeout: float) -> ClosableResponse:
         """Send ``request`` to ``endpoint``; the whole attempt takes at most ``timeout`` seconds."""
@@ -99,12 +128,13 @@ class AioHttpTransport(Transport):
         started = MONOTONIC_CLOCK.now()
         if not timeout > 0:
             return failed_response(408, FailureKind.TIMEOUT, TimeoutError(NO_TIMEOUT_LEFT), started)
+        limit = self._max_response_size if request.max_response_size is None else request.max_response_size
         try:
-            response = await self._request_with_connect_retries(url, request, started + timeout)
+            response = await self._send_following_redirects(url, request, started, started + timeout, limit)
             if not self._buffer_payload:
                 return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
             try:
-                body = await response.read()
+                body = await _read_limited(response, limit)
             except BaseException:
                 response.close()
                 raise
@@ -118,13 +148,18 @@ class AioHttpTransport(Transport):
         # aiohttp's own timeouts (ServerTimeoutError and subclasses) are TimeoutErrors too.
         except TimeoutError as exc:
             return failed_response(408, FailureKind.TIMEOUT, exc, started)
-        except aiohttp.TooManyRedirects as exc:
-            locations: CIMultiDict[str] = CIMultiDict()
-            for redirect in exc.history:
-                for location in redirect.headers.getall(Header.LOCATION, ()):
-                    locations.add(Header.LOCATION, location)
+        except TooManyRedirectsError as exc:
+            locations: CIMultiDict[str] = CIMultiDict((Header.LOCATION, value) for value in exc.locations)
             return failed_response(
                 self._too_many_redirects_code, FailureKind.TOO_MANY_REDIRECTS, exc, started, locations
+            )
+        except InvalidRedirectError as exc:
+            return failed_response(
+                self._network_errors_code, FailureKind.INVALID_REDIRECT, exc, started, do_not_retry()
+            )
+        except ResponseTooLargeError as exc:
+            return failed_response(
+                self._network_errors_code, FailureKind.RESPONSE_TOO_LARGE, exc, started, do_not_retry()
             )
         except aiohttp.ClientConnectorError as exc:
             return failed_response(self._network_errors_code, FailureKind.CONNECT, exc, started)
@@ -133,8 +168,40 @@ class AioHttpTransport(Transport):
         except (aiohttp.ClientError, OSError) as exc:
             return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
 
+    async def _send_following_redirects(
+        self, url: yarl.URL, request: Request, started: float, deadline: float, limit: int | None
+    ) -> aiohttp.ClientResponse:
+        """Send the hops of the request (see :mod:`._redirects`); the last response is returned."""
+        hop = Hop(request.method, url, request.headers, request.body)
+        locations: list[str] = []
+        redirects = 0
+        announced: float | None = None
+        while True:
+            response = await self._request_with_connect_retries(hop, deadline, first=redirects == 0)
+            if not request.allow_redirects or response.status not in REDIRECT_STATUSES:
+                return response
+            try:
+                hop_locations = response.headers.getall(Header.LOCATION, [])
+                location = redirect_location(response.status, hop_locations)
+                if location is None:
+                    return response
+                locations.extend(hop_locations)
+                # Reading the (small) redirect body lets the connection be reused.
+                await _read_limited(response, limit)
+            except BaseException:
+                response.close()
+                raise
+            response.release()
+            if redirects >= request.max_redirects:
+                raise TooManyRedirectsError(request.max_redirects, locations)
+            if redirects == 0:
+                announced = announced_timeout(request.headers)
+            redirects += 1
+            left = None if announced is None else announced - (MONOTONIC_CLOCK.now() - started)
+            hop = next_hop(hop, response.status, location, left)
+
     async def _request_with_connect_retries(
-        self, url: yarl.URL, request: Request, deadline: float
+        self, hop: Hop, deadline: float, *, first: bool
     ) -> aiohttp.ClientResponse:
         base = self._session.timeout
         attempt = 1
@@ -154,16 +221,14 @@ class AioHttpTransport(Transport):
                 ceil_threshold=math.inf,
             )
             # The same debug line per connection attempt as aio-request 0.2.9 (its users count them).
-            _log.debug("Sending request %s %s (connection attempt %d)", request.method, url, attempt)
+            _log.debug("Sending request %s %s (connection attempt %d)", hop.method, hop.url, attempt)
             try:
                 return await self._session.request(
-                    request.method,
-                    url,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=request.allow_redirects,
-                    # aiohttp raises once it has *received* max_redirects redirects.
-                    max_redirects=request.max_redirects + 1,
+                    hop.method,
+                    hop.url,
+                    headers=hop.headers,
+                    data=hop.body,
+                    allow_redirects=False,
                     timeout=client_timeout,
                     raise_for_status=False,
                 )
@@ -173,6 +238,35 @@ class AioHttpTransport(Transport):
                 if attempt >= self._connection_attempts:
                     raise
                 attempt += 1
+            except (aiohttp.InvalidURL, ValueError) as exc:
+                if first:
+                    raise
+                # A redirect target aiohttp refuses although it passed resolve_location.
+                raise InvalidRedirectError(str(hop.url), str(exc)) from exc
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    """The whole (decoded) body; :class:`ResponseTooLargeError` once it grows past ``limit``."""
+    if limit is None:
+        return await response.read()
+    length = response.content_length
+    # A HEAD response announces the size of a body it does not carry.
+    if (
+        length is not None
+        and response.method != "HEAD"
+        and aiohttp.hdrs.CONTENT_ENCODING not in response.headers
+    ):
+        if length > limit:
+            raise ResponseTooLargeError(limit, length)
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLargeError(limit, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _AioHttpResponse(ClosableResponse):

@@ -82,14 +82,16 @@ class Harness:
         return 0
 
     async def close(self) -> None:
-        """Check nothing is held, then close the client."""
+        """Check nothing is held, then close the client (once: later calls do nothing)."""
         try:
             assert self.in_flight() == 0, f"{self.in_flight()} connection(s) still held"
         finally:
-            if self._session is not None:
-                await self._session.close()
-            if self._client is not None:
-                await self._client.aclose()
+            session, self._session = self._session, None
+            client, self._client, self._pool = self._client, None, None
+            if session is not None:
+                await session.close()
+            if client is not None:
+                await client.aclose()
 
 
 class _CountingBackend(httpcore.AsyncNetworkBackend):

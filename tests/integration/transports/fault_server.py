@@ -19,6 +19,15 @@ server never would. What it does depends on the request path:
 ``/status/{code}``  answers ``code`` with an empty body; ``?retry-after=V`` adds ``Retry-After: V``
 ``/first/{f}/{key}`` the first request for ``key`` does what ``/{f}`` does (``hang``,
                     ``stall-body``, ...); every later one for the same key answers like ``/ok``
+``/location?to=L``  302 with ``Location: L`` sent as it is (``&status=S`` answers ``S``
+                    instead, ``&delay=D`` waits ``D`` seconds first, ``&body=N`` sends
+                    ``N`` bytes of body)
+``/big/{n}``        200 with ``n`` bytes announced by ``Content-Length`` (only announced to HEAD)
+``/big-chunked/{n}`` 200 with ``n`` bytes in 64 KiB chunks, no ``Content-Length``
+``/gzip/{n}``       200 with a gzip body (``Content-Encoding: gzip``) that inflates to ``n``
+                    zero bytes
+``/bad-gzip``       200 with ``Content-Encoding: gzip`` and a body that is not gzip after 20 bytes
+``/delay/{ms}``     waits ``ms`` milliseconds, then answers like ``/ok``
 ==================  ==========================================================================
 
 :attr:`FaultServer.refused_url` points at a port that is bound but not listening, so connecting
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import json
 import socket
 import struct
@@ -219,6 +229,41 @@ class FaultServer:
             )
             await writer.drain()
             raise _Close
+        elif route == "location":
+            query = parse_qs(request.target.partition("?")[2], keep_blank_values=True)
+            delay = float(query.get("delay", ["0"])[0])
+            if delay:
+                await asyncio.sleep(delay)
+            status = int(query.get("status", ["302"])[0])
+            size = int(query.get("body", ["0"])[0])
+            writer.write(_head(status, size, extra=f"Location: {query['to'][0]}\r\n"))
+            await _write_zeros(writer, size)
+        elif route == "big":
+            size = int(segments[1])
+            writer.write(_head(200, size))
+            if request.method != "HEAD":
+                await _write_zeros(writer, size)
+        elif route == "big-chunked":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+            left = int(segments[1])
+            while left > 0:
+                size = min(left, _CHUNK)
+                writer.write(f"{size:x}\r\n".encode() + bytes(size) + b"\r\n")
+                await writer.drain()
+                left -= size
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        elif route == "bad-gzip":
+            body = _gzipped_zeros(1000)[:20] + b"not gzip at all" * 10
+            writer.write(_head(200, len(body), extra="Content-Encoding: gzip\r\n") + body)
+            await writer.drain()
+        elif route == "gzip":
+            body = _gzipped_zeros(int(segments[1]))
+            writer.write(_head(200, len(body), extra="Content-Encoding: gzip\r\n") + body)
+            await writer.drain()
+        elif route == "delay":
+            await asyncio.sleep(int(segments[1]) / 1000)
+            await _respond(writer, 200, json.dumps({"ok": True}).encode(), "application/json")
         elif route == "status":
             retry_after = parse_qs(request.target.partition("?")[2]).get("retry-after")
             extra = f"Retry-After: {retry_after[0]}\r\n" if retry_after else ""
@@ -226,6 +271,24 @@ class FaultServer:
             await writer.drain()
         else:
             await _respond(writer, 404, b"", "text/plain")
+
+
+_CHUNK = 64 * 1024
+_GZIPPED: dict[int, bytes] = {}
+
+
+def _gzipped_zeros(size: int) -> bytes:
+    if size not in _GZIPPED:
+        _GZIPPED[size] = gzip.compress(bytes(size), compresslevel=9)
+    return _GZIPPED[size]
+
+
+async def _write_zeros(writer: asyncio.StreamWriter, size: int) -> None:
+    chunk = bytes(_CHUNK)
+    while size > 0:
+        writer.write(chunk[: min(size, _CHUNK)])
+        await writer.drain()
+        size -= _CHUNK
 
 
 def _head(status: int, content_length: int, content_type: str = "text/plain", extra: str = "") -> bytes:
