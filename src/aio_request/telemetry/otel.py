@@ -34,6 +34,7 @@ attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` an
 carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
 ``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
 (real responses only) and ``error.type``; ``docs/observability.md`` lists them all.
+Balanced clients add the replica telemetry of :mod:`aio_request.telemetry.otel_replicas`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
 from aio_request.telemetry import LATENCY_BUCKETS
+from aio_request.telemetry.otel_replicas import ReplicaTelemetry
 
 __all__ = [
     "IncomingHeaders",
@@ -395,6 +397,7 @@ class OpenTelemetryListener:
             handlers[ServerRequestFinished] = self._server_request_finished
             handlers[BudgetExhausted] = self._budget_exhausted
             handlers[CircuitStateChanged] = self._circuit_state_changed
+        handlers.update(ReplicaTelemetry(self._get_meter, traces=traces, metrics=metrics).handlers)
         self.event_handlers = handlers
 
     def __call__(self, event: Event) -> None:
@@ -408,6 +411,9 @@ class OpenTelemetryListener:
         if tracer is None:
             tracer = self._tracer = trace.get_tracer(_SCOPE_NAME, __version__, self._tracer_provider)
         return tracer
+
+    def _get_meter(self) -> otel_metrics.Meter:
+        return otel_metrics.get_meter(_SCOPE_NAME, __version__, self._meter_provider)
 
     def _get_instruments(self) -> _Instruments:
         instruments = self._instruments

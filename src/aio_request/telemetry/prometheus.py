@@ -35,6 +35,7 @@ Counters and a gauge beyond the original aio-request:
 path on a server — never a path with ids filled in — so the number of series stays bounded.
 ``response_status`` is ``499`` for a cancelled call or attempt and ``0`` when it raised.
 ``circuit_breaker`` is ``"true"`` when the response was the circuit breaker's fallback.
+Balanced clients add the replica metrics of :mod:`aio_request.telemetry.prometheus_replicas`.
 
 Why a collector of its own instead of ``prometheus_client.Histogram``: a labelled histogram
 costs about 2.5 µs per observation (label lookup, a lock per bucket counter). Here every thread
@@ -75,6 +76,7 @@ from aio_request.events import (
     ServerRequestFinished,
 )
 from aio_request.telemetry import LATENCY_BUCKETS
+from aio_request.telemetry.prometheus_replicas import replica_handlers
 
 __all__ = ["CIRCUIT_STATE_VALUES", "DEFAULT_BUCKETS", "PrometheusMetrics", "default_listener", "install"]
 
@@ -375,6 +377,7 @@ class PrometheusMetrics:
         self.registry = registry if registry is not None else prometheus_client.REGISTRY
         try:
             self.event_handlers = _collector_for(self.registry, bounds).handlers
+            self.event_handlers = {**self.event_handlers, **replica_handlers(self.registry)}
         except ValueError as error:
             _log.warning("aio_request Prometheus metrics are off for this registry: %s", error)
             self.event_handlers = {}
