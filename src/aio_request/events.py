@@ -189,9 +189,11 @@ class ReplicasChanged:
 class ReplicaEjected:
     """A replica of ``service`` stopped receiving attempts for ``seconds``.
 
-    ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"circuit_open"``
-    (its circuit breaker answered with the local fallback) or ``"retry_after"`` (it answered a
-    429 or a shed 503 with ``Retry-After``). ``times_ejected`` counts ejections for failures.
+    ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"``
+    (consecutive attempts cancelled before any response: outlier ejection too),
+    ``"circuit_open"`` (its circuit breaker answered with the local fallback) or
+    ``"retry_after"`` (it answered a 429 or a shed 503 with ``Retry-After``).
+    ``times_ejected`` counts outlier ejections.
     """
 
     service: str

@@ -233,23 +233,29 @@ class Balancer:
         duration = now - started_at
         outliers = self._outliers
         if outcome is Outcome.SUCCESS:
-            replica.consecutive_failures = 0
+            replica.consecutive_failures = replica.unanswered = 0
             self._policy.observe(replica, duration, now)
         elif outcome is Outcome.FAILURE:
+            replica.unanswered = 0
             penalty = 0.0 if outliers is None else outliers.penalty_seconds
             self._policy.observe(replica, max(duration, penalty), now)
             replica.consecutive_failures += 1
             if outliers is not None and replica.consecutive_failures >= outliers.consecutive_failures:
-                self._eject_for_failures(replica, now, outliers)
+                self._eject(replica, now, outliers, "failures")
         elif outcome is Outcome.OVERLOAD:
+            replica.unanswered = 0
             penalty = 0.0 if outliers is None else outliers.penalty_seconds
             self._policy.observe(replica, max(duration, penalty), now)
             if retry_after and outliers is not None and outliers.max_retry_after_seconds > 0.0:
                 seconds = min(retry_after, outliers.max_retry_after_seconds)
                 self._hold(replica, now, seconds, "retry_after")
-        elif outcome is Outcome.CANCELLED and (duration > replica.cost or not replica.has_history):
-            # A loser of a hedge race: its latency is at least this long.
-            self._policy.observe(replica, duration, now)
+        elif outcome is Outcome.CANCELLED:
+            if duration > replica.cost or not replica.has_history:
+                # A loser of a hedge race: its latency is at least this long.
+                self._policy.observe(replica, duration, now)
+            replica.unanswered += 1
+            if outliers is not None and replica.unanswered >= outliers.consecutive_unanswered:
+                self._eject(replica, now, outliers, "unanswered")
         hub = self._hub
         if hub is not None and hub.active:
             handlers = hub.listeners_by_type.get(ReplicaAttemptFinished)
@@ -260,7 +266,7 @@ class Balancer:
         """``replica``'s circuit breaker answered its fallback: leave it out of picks a while."""
         self._hold(replica, self._now(), CIRCUIT_OPEN_HOLD_SECONDS, "circuit_open")
 
-    def _eject_for_failures(self, replica: Replica, now: float, outliers: OutlierDetection) -> None:
+    def _eject(self, replica: Replica, now: float, outliers: OutlierDetection, reason: str) -> None:
         if replica.removed or replica.ejected_for_failures:
             return
         ejected = sum(1 for other in self._replicas if other.ejected_for_failures)
@@ -269,12 +275,12 @@ class Balancer:
         if now - replica.last_restored_at > outliers.max_ejection_seconds:
             replica.times_ejected = 0  # healthy long enough since the last ejection: start over
         replica.times_ejected += 1
-        replica.consecutive_failures = 0
+        replica.consecutive_failures = replica.unanswered = 0
         replica.ejected_for_failures = True
         seconds = outliers.ejection_seconds(replica.times_ejected)
         replica.unavailable_until = max(replica.unavailable_until, now + seconds)
-        replica.unavailable_reason = "failures"
-        event = ReplicaEjected(self.service, replica.label, "failures", seconds, replica.times_ejected)
+        replica.unavailable_reason = reason
+        event = ReplicaEjected(self.service, replica.label, reason, seconds, replica.times_ejected)
         self._emit_event(event)
         self._review(now)
 

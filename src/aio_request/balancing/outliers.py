@@ -13,7 +13,10 @@ An attempt's :class:`Outcome`:
 
 ``consecutive_failures`` failures in a row eject a replica for ``base_ejection_seconds * times
 ejected`` (capped at ``max_ejection_seconds``), as Envoy and gRPC (A50) do; a success resets
-the count. At most ``max_ejected_fraction`` of the replicas (rounded down) are ejected at once,
+the count. So do ``consecutive_unanswered`` attempts in a row cancelled before any response
+(hedge races lost, callers that gave up) with no response in between: a replica that accepts
+connections and never answers is otherwise only ever seen losing races, never failing.
+At most ``max_ejected_fraction`` of the replicas (rounded down) are ejected at once,
 so 10 % ejects nothing in a fleet of five.
 """
 
@@ -73,6 +76,7 @@ class OutlierDetection:
     | option | default |
     |---|---|
     | ``consecutive_failures`` | 5 |
+    | ``consecutive_unanswered`` | 10: attempts cancelled before a response, in a row |
     | ``base_ejection_seconds`` | 30.0 |
     | ``max_ejection_seconds`` | 300.0 |
     | ``max_ejected_fraction`` | 0.5 |
@@ -83,6 +87,7 @@ class OutlierDetection:
     """
 
     consecutive_failures: int = 5
+    consecutive_unanswered: int = 10
     base_ejection_seconds: float = 30.0
     max_ejection_seconds: float = 300.0
     max_ejected_fraction: float = 0.5
@@ -91,6 +96,7 @@ class OutlierDetection:
 
     def __post_init__(self) -> None:
         at_least("consecutive_failures", self.consecutive_failures, 1)
+        at_least("consecutive_unanswered", self.consecutive_unanswered, 1)
         positive("base_ejection_seconds", self.base_ejection_seconds)
         positive("max_ejection_seconds", self.max_ejection_seconds)
         fraction("max_ejected_fraction", self.max_ejected_fraction, low_inclusive=True, high_inclusive=True)

@@ -31,6 +31,7 @@ class Replica:
         "removed",
         "stamp",
         "times_ejected",
+        "unanswered",
         "unavailable_reason",
         "unavailable_until",
         "url",
@@ -47,6 +48,7 @@ class Replica:
         self.has_history = False
         self.consecutive_failures = 0
         self.times_ejected = 0
+        self.unanswered = 0
         self.ejected_for_failures = False
         self.last_restored_at = -math.inf
         self.unavailable_until = -math.inf

@@ -382,3 +382,23 @@ def test_no_replicas_no_pick() -> None:
 def test_invalid_options_are_refused(factory: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_attempts_cancelled_before_any_answer_eject_a_black_hole() -> None:
+    harness = Harness(4, outliers=OutlierDetection(consecutive_unanswered=3))
+    a = harness.replicas[0]
+    for _ in range(3):
+        harness.attempt(a, Outcome.CANCELLED, latency=0.02, status=499)
+    ejected = harness.of(ReplicaEjected)
+    assert [(e.replica, e.reason) for e in ejected] == [(a.label, "unanswered")]  # type: ignore[union-attr]
+
+
+def test_any_answer_resets_the_unanswered_count() -> None:
+    harness = Harness(4, outliers=OutlierDetection(consecutive_unanswered=3))
+    a = harness.replicas[0]
+    cancelled = Outcome.CANCELLED
+    for outcome in (cancelled, cancelled, Outcome.OVERLOAD, cancelled, cancelled, Outcome.FAILURE):
+        harness.attempt(a, outcome, latency=0.02, status=429)
+    harness.attempt(a, cancelled, latency=0.02, status=499)
+    harness.attempt(a, cancelled, latency=0.02, status=499)
+    assert harness.of(ReplicaEjected) == []
