@@ -11,7 +11,8 @@ the client's ``ReplicaAttemptFinished`` events), and the client's CPU per call.
 Scenarios (``--only NAME`` runs one):
 
 * ``slow``: 5 replicas, one 10x slower (50 ms): peak-EWMA P2C vs round robin, and a fleet of the
-  4 healthy replicas alone as the reference p99;
+  4 healthy replicas alone as the reference p99; also peak-EWMA with a 2 s decay (not the
+  default) for comparison;
 * ``fail``: 5 replicas, one answers 500 to everything;
 * ``refused``: 5 replicas, one refuses connections (its port is closed);
 * ``blackhole``: 5 replicas, one accepts and never answers, hedged strategy (20 ms hedge delay,
@@ -48,7 +49,7 @@ import yarl
 
 import aio_request
 from aio_request import BalancedEndpointProvider, DnsReplicas, RoundRobinPolicy, StaticReplicas
-from aio_request.balancing import Balancer, Outcome
+from aio_request.balancing import Balancer, Outcome, PeakEwmaPolicy, PickPolicy
 from aio_request.events import Event, EventHub, ReplicaAttemptFinished, ReplicaEjected
 from aio_request.strategies import RequestStrategy
 
@@ -244,13 +245,11 @@ async def scenario_slow(fleet: Fleet, options: argparse.Namespace) -> None:
     await fleet.run(f"set s0 slow {BASE_DELAY * 10}")
     slow = urls[0]
 
-    def variant(replicas: Sequence[yarl.URL], *, round_robin: bool = False) -> Variant:
+    def variant(replicas: Sequence[yarl.URL], policy: Callable[[], PickPolicy] = PeakEwmaPolicy) -> Variant:
         async def run(session: aiohttp.ClientSession, result: Result) -> None:
             hub = EventHub()
             hub.subscribe(result.recorder)
-            provider = BalancedEndpointProvider(
-                StaticReplicas(replicas), policy=RoundRobinPolicy() if round_robin else None, event_hub=hub
-            )
+            provider = BalancedEndpointProvider(StaticReplicas(replicas), policy=policy(), event_hub=hub)
             client = make_client(session, provider, hub)
             await warm(session, replicas, options.concurrency)
             await drive(client, options.seconds, options.concurrency, result)
@@ -260,8 +259,9 @@ async def scenario_slow(fleet: Fleet, options: argparse.Namespace) -> None:
     results = await interleaved(
         {
             "P2C peak-EWMA, 5 replicas (one 10x slower)": variant(urls),
-            "round robin, 5 replicas (one 10x slower)": variant(urls, round_robin=True),
+            "round robin, 5 replicas (one 10x slower)": variant(urls, RoundRobinPolicy),
             "P2C peak-EWMA, the 4 healthy replicas": variant(urls[1:]),
+            "P2C peak-EWMA with a 2 s decay, 5 replicas": variant(urls, lambda: PeakEwmaPolicy(decay=2.0)),
         },
         options.rounds,
     )
@@ -269,7 +269,7 @@ async def scenario_slow(fleet: Fleet, options: argparse.Namespace) -> None:
     print(header(["slow replica's share of attempts"]))
     for name, result in results.items():
         print(row(name, result, [f"{result.share(slow):.2%}"]))
-    p2c, _rr, healthy = results.values()
+    p2c, _rr, healthy, _short = results.values()
     ratio = p2c.percentile(0.99) / healthy.percentile(0.99)
     print(
         f"\nSlow replica's share ≤ 3 %: {verdict(p2c.share(slow) <= 0.03)} ({p2c.share(slow):.2%}); "
