@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 import yarl
 
 import aio_request
@@ -25,7 +26,7 @@ from aio_request import (
 )
 from aio_request._errors import FailureKind
 from aio_request.balancing import NoReplicasError
-from aio_request.events import BudgetExhausted, Event, EventHub, RequestStarted
+from aio_request.events import BudgetExhausted, Event, EventHub, ReplicaAttemptFinished, RequestStarted
 from aio_request.request import Request
 from aio_request.response import Response
 from aio_request.testing import FakeClock, FakeTransport
@@ -200,7 +201,32 @@ async def test_concurrent_first_calls_start_the_source_once() -> None:
 
 
 def test_the_provider_refuses_what_is_not_a_replica_source() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="replicas must be a StaticReplicas or DnsReplicas, got"):
         BalancedEndpointProvider(["http://a/"])  # type: ignore[arg-type]
+
+
+async def test_a_call_cancelled_by_its_caller_releases_its_replica() -> None:
+    clock = FakeClock()
+    reached = asyncio.Event()
+
+    async def handler(url: yarl.URL, request: Request) -> Response:
+        reached.set()
+        await clock.sleep(60.0)
+        return EmptyResponse(status=200)
+
+    events: list[Event] = []
+    hub = EventHub()
+    hub.subscribe(events.append)
+    provider = BalancedEndpointProvider(StaticReplicas([A, B]), clock=clock, event_hub=hub)
+    client = aio_request.setup(
+        transport=FakeTransport(handler, clock=clock), endpoint_provider=provider, clock=clock, event_hub=hub
+    )
+    call = asyncio.ensure_future(status_of(client))
+    await reached.wait()
+    assert sum(replica.pending for replica in provider.balancer.replicas) == 1
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert [replica.pending for replica in provider.balancer.replicas] == [0, 0]
+    (finished,) = [e for e in events if isinstance(e, ReplicaAttemptFinished)]
+    assert (finished.outcome, finished.status) == ("cancelled", 499)
