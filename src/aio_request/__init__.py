@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aio_request._errors import UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
+from aio_request.balanced_endpoint import BalancedEndpointProvider
 from aio_request.balancing import (
-    BalancedEndpointProvider,
     DnsReplicas,
     LeastOutstandingPolicy,
     OutlierDetection,

@@ -5,10 +5,12 @@
   :class:`LeastOutstandingPolicy`, :class:`RoundRobinPolicy`;
 * :mod:`.outliers` — attempt outcomes and :class:`OutlierDetection` (ejection);
 * :mod:`.balancer` — :class:`Balancer`: the replica set, panic mode, slow start, picking;
-* :mod:`.replicas` — replica sources: :class:`StaticReplicas`, :class:`DnsReplicas`;
-* :mod:`.provider` — :class:`BalancedEndpointProvider`, which routes every attempt of a call.
+* :mod:`.replicas` — replica sources: :class:`StaticReplicas`, :class:`DnsReplicas`.
 
-Guide: ``docs/replicas.md``. Balancing does not import the strategies, budgets or circuit breaker.
+The client side of it, :class:`~aio_request.balanced_endpoint.BalancedEndpointProvider`, which
+routes every attempt of a call, lives with the other endpoint providers: this package imports
+nothing above the policies (not the strategies, the budgets, the circuit breaker, the pipeline
+or the client). Guide: ``docs/replicas.md``.
 """
 
 from aio_request.balancing.balancer import Balancer
@@ -19,16 +21,13 @@ from aio_request.balancing.policies import (
     PickPolicy,
     RoundRobinPolicy,
 )
-from aio_request.balancing.provider import BalancedEndpointProvider, NoReplicasError
 from aio_request.balancing.replica import Replica
 from aio_request.balancing.replicas import DnsReplicas, ReplicaSource, StaticReplicas, resolve_addresses
 
 __all__ = [
-    "BalancedEndpointProvider",
     "Balancer",
     "DnsReplicas",
     "LeastOutstandingPolicy",
-    "NoReplicasError",
     "Outcome",
     "OutlierDetection",
     "PeakEwmaPolicy",

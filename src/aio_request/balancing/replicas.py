@@ -105,7 +105,7 @@ class StaticReplicas(ReplicaSource):
 
 async def resolve_addresses(host: str, port: int) -> Sequence[str]:
     """The addresses of ``host`` (A and AAAA records) from the system resolver, in its order."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.to_thread(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     addresses: dict[str, None] = {}
     for _family, _type, _proto, _name, sockaddr in infos:
         addresses.setdefault(str(sockaddr[0]), None)

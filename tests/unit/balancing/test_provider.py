@@ -25,7 +25,7 @@ from aio_request import (
     sequential_strategy,
 )
 from aio_request._errors import FailureKind
-from aio_request.balancing import NoReplicasError
+from aio_request.balanced_endpoint import NoReplicasError
 from aio_request.events import BudgetExhausted, Event, EventHub, ReplicaAttemptFinished, RequestStarted
 from aio_request.request import Request
 from aio_request.response import Response

@@ -1,5 +1,8 @@
 """The balanced endpoint provider: every attempt of a call goes to a replica picked for it.
 
+It sits with the other endpoint providers (above the pipeline); what it balances with — replica
+sources, pick policies, outlier detection — is :mod:`aio_request.balancing`.
+
 The provider's :meth:`~BalancedEndpointProvider.get` gives the service URL, so the strategy,
 the retry and hedge budgets and the call's telemetry see one service. Its
 :meth:`~BalancedEndpointProvider.call_pipeline` wraps the client's pipeline for one call: each
