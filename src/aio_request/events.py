@@ -191,6 +191,7 @@ class ReplicaEjected:
 
     ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"``
     (consecutive attempts cancelled before any response: outlier ejection too),
+    ``"failure_backoff"`` (a failure short of ejection: out for a second per failure in a row),
     ``"circuit_open"`` (its circuit breaker answered with the local fallback) or
     ``"retry_after"`` (it answered a 429 or a shed 503 with ``Retry-After``).
     ``times_ejected`` counts outlier ejections.

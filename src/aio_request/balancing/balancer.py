@@ -237,11 +237,15 @@ class Balancer:
             self._policy.observe(replica, duration, now)
         elif outcome is Outcome.FAILURE:
             replica.unanswered = 0
-            penalty = 0.0 if outliers is None else outliers.penalty_seconds
-            self._policy.observe(replica, max(duration, penalty), now)
-            replica.consecutive_failures += 1
-            if outliers is not None and replica.consecutive_failures >= outliers.consecutive_failures:
-                self._eject(replica, now, outliers, "failures")
+            self._policy.observe(replica, duration, now)
+            failures = replica.consecutive_failures = replica.consecutive_failures + 1
+            if outliers is not None and not (
+                failures >= outliers.consecutive_failures and self._eject(replica, now, outliers, "failures")
+            ):
+                # Out of the draws for a short, growing while: a replica that fails fast would
+                # otherwise attract attempts, and a latency penalty alone would leave it in the
+                # draws, where any replica paired with it (a slow one too) wins.
+                self._hold(replica, now, outliers.failure_backoff_seconds * failures, "failure_backoff")
         elif outcome is Outcome.OVERLOAD:
             replica.unanswered = 0
             penalty = 0.0 if outliers is None else outliers.penalty_seconds
@@ -266,12 +270,13 @@ class Balancer:
         """``replica``'s circuit breaker answered its fallback: leave it out of picks a while."""
         self._hold(replica, self._now(), CIRCUIT_OPEN_HOLD_SECONDS, "circuit_open")
 
-    def _eject(self, replica: Replica, now: float, outliers: OutlierDetection, reason: str) -> None:
+    def _eject(self, replica: Replica, now: float, outliers: OutlierDetection, reason: str) -> bool:
+        """Eject ``replica`` unless removed, already ejected or too many are; whether it was."""
         if replica.removed or replica.ejected_for_failures:
-            return
+            return False
         ejected = sum(1 for other in self._replicas if other.ejected_for_failures)
         if ejected + 1 > int(outliers.max_ejected_fraction * len(self._replicas)):
-            return
+            return False
         if now - replica.last_restored_at > outliers.max_ejection_seconds:
             replica.times_ejected = 0  # healthy long enough since the last ejection: start over
         replica.times_ejected += 1
@@ -283,6 +288,7 @@ class Balancer:
         event = ReplicaEjected(self.service, replica.label, reason, seconds, replica.times_ejected)
         self._emit_event(event)
         self._review(now)
+        return True
 
     def _hold(self, replica: Replica, now: float, seconds: float, reason: str) -> None:
         if replica.removed or seconds <= 0.0:

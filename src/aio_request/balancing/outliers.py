@@ -3,10 +3,11 @@
 An attempt's :class:`Outcome`:
 
 * ``FAILURE``: a 5xx other than a shed 503 (a 503 with ``Retry-After``), a connection failure
-  (the synthetic 489: refused, reset, invalid HTTP) or the attempt's own timeout;
+  (the synthetic 489: refused, reset, invalid HTTP) or the attempt's own timeout. It keeps the
+  replica out of picks for ``failure_backoff_seconds`` times its consecutive failures (1 s,
+  2 s, ...), so a replica that fails fast does not attract attempts meanwhile;
 * ``OVERLOAD``: a 429 or a shed 503. Not a failure (the replica is healthy, just busy): it adds
   a latency penalty, and its ``Retry-After`` keeps the replica out of picks that long (capped);
-  a failure adds the same penalty, so a replica that fails fast does not attract attempts;
 * ``NEUTRAL``: nothing was learnt about the replica (nothing sent: the low-timeout guard or the
   circuit breaker answered; or a server-sent 408);
 * ``SUCCESS``: any other response.
@@ -77,10 +78,11 @@ class OutlierDetection:
     |---|---|
     | ``consecutive_failures`` | 5 |
     | ``consecutive_unanswered`` | 10: attempts cancelled before a response, in a row |
+    | ``failure_backoff_seconds`` | 1.0: out of picks this * consecutive failures after each one |
     | ``base_ejection_seconds`` | 30.0 |
     | ``max_ejection_seconds`` | 300.0 |
     | ``max_ejected_fraction`` | 0.5 |
-    | ``penalty_seconds`` | 1.0: the least latency a failure, a 429 or a shed 503 counts as |
+    | ``penalty_seconds`` | 1.0: the least latency a 429 or a shed 503 counts as |
     | ``max_retry_after_seconds`` | 30.0: the longest ``Retry-After`` honoured per replica |
 
     Invalid values raise ``ValueError`` naming the option.
@@ -88,6 +90,7 @@ class OutlierDetection:
 
     consecutive_failures: int = 5
     consecutive_unanswered: int = 10
+    failure_backoff_seconds: float = 1.0
     base_ejection_seconds: float = 30.0
     max_ejection_seconds: float = 300.0
     max_ejected_fraction: float = 0.5
@@ -101,6 +104,7 @@ class OutlierDetection:
         positive("max_ejection_seconds", self.max_ejection_seconds)
         fraction("max_ejected_fraction", self.max_ejected_fraction, low_inclusive=True, high_inclusive=True)
         non_negative("penalty_seconds", self.penalty_seconds)
+        non_negative("failure_backoff_seconds", self.failure_backoff_seconds)
         non_negative("max_retry_after_seconds", self.max_retry_after_seconds)
         if self.max_ejection_seconds < self.base_ejection_seconds:
             raise ValueError(

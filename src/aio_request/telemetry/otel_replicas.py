@@ -9,8 +9,8 @@ metrics on:
   ``aio_request.replica``, ``aio_request.replica.outcome`` (success, failure, overload,
   neutral, cancelled);
 * ``aio_request.replica.ejections`` (counter): ``aio_request.endpoint``,
-  ``aio_request.replica``, ``aio_request.replica.reason`` (failures, circuit_open,
-  retry_after);
+  ``aio_request.replica``, ``aio_request.replica.reason`` (failures, unanswered,
+  failure_backoff, circuit_open, retry_after);
 * ``aio_request.replica.restorations`` (counter): ``aio_request.endpoint``,
   ``aio_request.replica``;
 * ``aio_request.replicas`` (gauge): ``aio_request.endpoint``; the size of the replica set;

@@ -6,7 +6,7 @@ in the same registry:
 * ``aio_request_replica_attempts_total``: request_endpoint, replica, replica_outcome (success,
   failure, overload, neutral, cancelled);
 * ``aio_request_replica_ejections_total``: request_endpoint, replica, reason (failures,
-  circuit_open, retry_after);
+  unanswered, failure_backoff, circuit_open, retry_after);
 * ``aio_request_replica_restorations_total``: request_endpoint, replica;
 * ``aio_request_replica_changes_total``: request_endpoint, change (added, removed);
 * ``aio_request_replicas`` (gauge): request_endpoint; the size of the replica set;

@@ -60,7 +60,7 @@ async def statuses(client: Client, count: int) -> list[int]:
 
 
 @pytest.mark.parametrize("policy", [None, LeastOutstandingPolicy()], ids=["peak_ewma", "least_outstanding"])
-async def test_a_replica_answering_500_is_retried_elsewhere_and_ejected(
+async def test_a_replica_answering_500_is_retried_elsewhere_and_avoided(
     transport: Transport, policy: LeastOutstandingPolicy | None
 ) -> None:
     async with fleet() as (bad, good1, good2):
@@ -75,9 +75,8 @@ async def test_a_replica_answering_500_is_retried_elsewhere_and_ejected(
             retry_budget=None,  # the first picks all go to the bad replica (random is always 0)
         )
         assert await statuses(client, 100) == [200] * 100
-        # Least outstanding ignores latency: 5 failures in a row eject it. Peak-EWMA counts a
-        # failure as slow, so after the first one it is not picked again before it decays.
-        assert bad.hits == (5 if policy else 1)
+        # After each failure it is out of the draws for 1 s, 2 s, ... (the run is shorter).
+        assert 1 <= bad.hits <= 2
         assert good1.hits + good2.hits == 100
 
 
@@ -153,7 +152,7 @@ async def test_a_connect_error_refreshes_the_dns_records_early(transport: Transp
             DnsReplicas(f"http://users.internal:{alive.port}/", refresh_interval=60.0, resolver=resolver),
             random=lambda: 0.0,  # the first pick is the first record
         ) as provider:
-            client = client_for(transport, provider, safe_method_strategy=NO_DELAY_RETRIES)
+            client = client_for(transport, provider, safe_method_strategy=NO_DELAY_RETRIES, retry_budget=None)
             records[:] = ["127.0.0.3"]
             assert await statuses(client, 10) == [200] * 10
             for _ in range(150):

@@ -197,12 +197,31 @@ def test_when_the_call_used_every_replica_any_usable_one_is_picked() -> None:
     assert harness.picks(30, exclude=[a, b]) == {a.label: 30}
 
 
-def test_failures_count_as_slow_so_a_fast_failing_replica_attracts_nothing() -> None:
-    harness = Harness(2)
-    a, b = harness.replicas
-    harness.attempt(a, Outcome.FAILURE, latency=0.001, status=500)
-    harness.attempt(b, Outcome.SUCCESS, latency=0.050)
-    assert harness.picks(20) == {b.label: 20}
+def test_a_failure_keeps_a_replica_out_of_the_draws_for_a_growing_while() -> None:
+    harness = Harness(3)
+    failing, healthy, slow = harness.replicas
+    harness.attempt(healthy, Outcome.SUCCESS, latency=0.010)
+    harness.attempt(slow, Outcome.SUCCESS, latency=0.100)
+    backoffs = []
+    for _ in range(4):
+        harness.attempt(failing, Outcome.FAILURE, latency=0.001, status=500)
+        # Out of the draws: the slow replica is never paired with it (and never wins).
+        assert harness.picks(50) == {healthy.label: 50}
+        (event,) = [e for e in harness.of(ReplicaEjected) if e not in backoffs]
+        backoffs.append(event)
+        harness.tick(event.seconds)  # type: ignore[union-attr]
+    assert [(e.reason, e.seconds) for e in backoffs] == [  # type: ignore[union-attr]
+        ("failure_backoff", pytest.approx(1.0)),
+        ("failure_backoff", pytest.approx(2.0)),
+        ("failure_backoff", pytest.approx(3.0)),
+        ("failure_backoff", pytest.approx(4.0)),
+    ]
+    harness.attempt(failing, Outcome.FAILURE, latency=0.001, status=500)
+    assert harness.of(ReplicaEjected)[-1] == ReplicaEjected("http://svc/", failing.label, "failures", 30.0, 1)
+
+
+def failure_ejections(harness: Harness) -> list[Event]:
+    return [e for e in harness.of(ReplicaEjected) if e.reason == "failures"]  # type: ignore[union-attr]
 
 
 def test_consecutive_failures_eject_for_base_times_ejections_capped() -> None:
@@ -228,7 +247,7 @@ def test_a_success_resets_the_consecutive_failures() -> None:
     harness.fail(a, 2)
     harness.attempt(a, Outcome.SUCCESS)
     harness.fail(a, 2)
-    assert harness.of(ReplicaEjected) == []
+    assert failure_ejections(harness) == []
 
 
 def test_overload_answers_are_no_failures() -> None:
@@ -256,11 +275,11 @@ def test_at_most_the_max_fraction_is_ejected() -> None:
     harness = Harness(5, outliers=OutlierDetection(consecutive_failures=1, max_ejected_fraction=0.5))
     for replica in harness.replicas:
         harness.fail(replica, 1)
-    assert len(harness.of(ReplicaEjected)) == 2  # floor(0.5 x 5)
+    assert len(failure_ejections(harness)) == 2  # floor(0.5 x 5); the others back off
     small = Harness(5, outliers=OutlierDetection(consecutive_failures=1, max_ejected_fraction=0.1))
     for replica in small.replicas:
         small.fail(replica, 1)
-    assert small.of(ReplicaEjected) == []
+    assert failure_ejections(small) == []
 
 
 def test_below_the_panic_threshold_every_replica_is_picked() -> None:
@@ -401,4 +420,4 @@ def test_any_answer_resets_the_unanswered_count() -> None:
         harness.attempt(a, outcome, latency=0.02, status=429)
     harness.attempt(a, cancelled, latency=0.02, status=499)
     harness.attempt(a, cancelled, latency=0.02, status=499)
-    assert harness.of(ReplicaEjected) == []
+    assert [e for e in harness.of(ReplicaEjected) if e.reason == "unanswered"] == []  # type: ignore[union-attr]

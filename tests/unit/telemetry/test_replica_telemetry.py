@@ -10,7 +10,14 @@ import yarl
 from opentelemetry.trace import SpanKind
 
 import aio_request
-from aio_request import BalancedEndpointProvider, EmptyResponse, LeastOutstandingPolicy, StaticReplicas, get
+from aio_request import (
+    BalancedEndpointProvider,
+    EmptyResponse,
+    LeastOutstandingPolicy,
+    OutlierDetection,
+    StaticReplicas,
+    get,
+)
 from aio_request.events import EventHub
 from aio_request.request import Request
 from aio_request.response import Response
@@ -28,10 +35,11 @@ def answers(url: yarl.URL, request: Request) -> Response:
 
 
 async def run_calls(hub: EventHub, calls: int) -> BalancedEndpointProvider:
-    """A fails everything: it is ejected after 5 failures in a row (least outstanding)."""
+    """A fails everything: it is ejected after 5 failures in a row (least outstanding, no backoff)."""
     provider = BalancedEndpointProvider(
         StaticReplicas([A, B, C], service_url=SERVICE),
         policy=LeastOutstandingPolicy(),
+        outlier_detection=OutlierDetection(failure_backoff_seconds=0.0),
         random=lambda: 0.0,
         event_hub=hub,
     )
