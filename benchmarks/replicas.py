@@ -99,7 +99,8 @@ class Recorder:
         self.attempts: collections.Counter[str] = collections.Counter()
         self.outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
         self.first_ejection: dict[str, int] = {}
-        """Replica → the number of attempts recorded (all replicas) when it was first ejected."""
+        """Replica → the number of attempts recorded (all replicas) when it was first ejected for
+        failures (outlier ejection, not a backoff)."""
         self.first_failure: dict[str, int] = {}
         """Replica → the number of attempts recorded before its first failure."""
         self.total = 0
@@ -111,7 +112,7 @@ class Recorder:
             if event.outcome == "failure":
                 self.first_failure.setdefault(event.replica, self.total)
             self.total += 1
-        elif isinstance(event, ReplicaEjected):
+        elif isinstance(event, ReplicaEjected) and event.reason == "failures":
             self.first_ejection.setdefault(event.replica, self.total)
 
 
@@ -311,8 +312,8 @@ async def scenario_fail_or_refuse(fleet: Fleet, options: argparse.Namespace, *, 
         ejected = recorder.first_ejection.get(str(bad))
         print(
             f"Its share of the attempts after its first failure ≤ 1 %: {verdict(share <= 0.01)} "
-            f"({share:.3%}; {'never ejected' if ejected is None else f'ejected at attempt {ejected}'}: "
-            "peak-EWMA counts a failure as 1 s of latency, so it is avoided from the first one)"
+            f"({share:.3%}; {'not ejected' if ejected is None else f'ejected at attempt {ejected:,}'}; "
+            "between failures it sits out 1 s, 2 s, 3 s, 4 s)"
         )
     print()
 
