@@ -45,6 +45,9 @@ DOCUMENTED = {
     "AsgiMiddleware", "asgi_timeout",
     # Beyond the original: budgets
     "RetryBudget", "HedgeBudget",
+    # Beyond the original: balancing over replicas
+    "BalancedEndpointProvider", "StaticReplicas", "DnsReplicas", "OutlierDetection",
+    "PeakEwmaPolicy", "LeastOutstandingPolicy", "RoundRobinPolicy",
 }  # fmt: skip
 
 

@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 from aio_request import _deprecated
 from aio_request._core.errors import FailureKind, TransportFailure, UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
+from aio_request.balancing import (
+    DnsReplicas,
+    LeastOutstandingPolicy,
+    OutlierDetection,
+    PeakEwmaPolicy,
+    RoundRobinPolicy,
+    StaticReplicas,
+)
 from aio_request.circuit_breaker import (
     CircuitBreaker,
     CircuitBreakerMetrics,
@@ -26,6 +34,7 @@ from aio_request.circuit_breaker import (
     NoopCircuitBreaker,
     RollingCircuitBreakerMetrics,
 )
+from aio_request.client.balanced_endpoint import BalancedEndpointProvider
 from aio_request.client.client import Client
 from aio_request.client.endpoint import DelegateEndpointProvider, EndpointProvider, StaticEndpointProvider
 from aio_request.client.setup import setup
@@ -93,6 +102,7 @@ __all__ = [
     "AioHttpDnsResolver",
     "AioHttpTransport",
     "AsgiMiddleware",
+    "BalancedEndpointProvider",
     "BypassModule",
     "CircuitBreaker",
     "CircuitBreakerMetrics",
@@ -105,6 +115,7 @@ __all__ = [
     "DefaultCircuitBreaker",
     "DefaultResponseClassifier",
     "DelegateEndpointProvider",
+    "DnsReplicas",
     "EmptyResponse",
     "EndpointProvider",
     "FailureKind",
@@ -112,13 +123,16 @@ __all__ = [
     "Headers",
     "HedgeBudget",
     "HttpxTransport",
+    "LeastOutstandingPolicy",
     "LowTimeoutModule",
     "Method",
     "MethodBasedStrategy",
     "NextModuleFunc",
     "NoopCircuitBreaker",
+    "OutlierDetection",
     "ParallelRequestStrategy",
     "PathParameters",
+    "PeakEwmaPolicy",
     "PercentileBasedRequestAttemptDelaysProvider",
     "Priority",
     "QueryParameters",
@@ -134,10 +148,12 @@ __all__ = [
     "RetryBudget",
     "RetryUntilDeadlineExpiredStrategy",
     "RollingCircuitBreakerMetrics",
+    "RoundRobinPolicy",
     "SendRequestFunc",
     "SequentialRequestStrategy",
     "SingleAttemptRequestStrategy",
     "StaticEndpointProvider",
+    "StaticReplicas",
     "Transport",
     "TransportFailure",
     "TransportModule",

@@ -171,6 +171,80 @@ class AttemptFinished:
     duration: float
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplicasChanged:
+    """The replica set of a balanced ``service`` changed (first set included).
+
+    ``added`` and ``removed`` are replica URL strings; removed replicas drain: they get no new
+    attempts and the attempts already sent to them finish. ``replicas`` is the new set's size.
+    """
+
+    service: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    replicas: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplicaEjected:
+    """A replica of ``service`` stopped receiving attempts for ``seconds``.
+
+    ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"``
+    (consecutive attempts cancelled before any response: outlier ejection too),
+    ``"failure_backoff"`` (a failure short of ejection: out for a second per failure in a row),
+    ``"circuit_open"`` (its circuit breaker answered with the local fallback) or
+    ``"retry_after"`` (it answered a 429 or a shed 503 with ``Retry-After``).
+    ``times_ejected`` counts outlier ejections.
+    """
+
+    service: str
+    replica: str
+    reason: str
+    seconds: float
+    times_ejected: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplicaRestored:
+    """An ejected replica of ``service`` may receive attempts again."""
+
+    service: str
+    replica: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BalancerPanicChanged:
+    """The balancer of ``service`` entered (``panic``) or left panic mode.
+
+    In panic mode fewer than the panic threshold of the replicas are usable, and attempts are
+    spread over all of them, ejected ones included. ``usable`` and ``replicas`` are the counts
+    at the change.
+    """
+
+    service: str
+    panic: bool
+    usable: int
+    replicas: int
+
+
+@dataclasses.dataclass(slots=True)
+class ReplicaAttemptFinished:
+    """One attempt sent to a replica of a balanced ``service`` ended.
+
+    ``outcome`` is how the balancer counted it: ``"success"``, ``"failure"`` (5xx other than a
+    shed 503, a connection failure, an attempt timeout), ``"overload"`` (429 or a 503 with
+    ``Retry-After``: a latency penalty, not a failure), ``"neutral"`` (nothing learnt, e.g. the
+    low-timeout guard answered) or ``"cancelled"``. ``status`` is as in :class:`AttemptFinished`;
+    ``duration`` is seconds on the balancer's clock.
+    """
+
+    service: str
+    replica: str
+    status: int
+    outcome: str
+    duration: float
+
+
 Event = (
     ServerRequestFinished
     | CircuitStateChanged
@@ -179,6 +253,11 @@ Event = (
     | RequestFinished
     | AttemptStarted
     | AttemptFinished
+    | ReplicasChanged
+    | ReplicaEjected
+    | ReplicaRestored
+    | BalancerPanicChanged
+    | ReplicaAttemptFinished
 )
 """Every event type the core emits."""
 
@@ -190,6 +269,11 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     RequestFinished,
     AttemptStarted,
     AttemptFinished,
+    ReplicasChanged,
+    ReplicaEjected,
+    ReplicaRestored,
+    BalancerPanicChanged,
+    ReplicaAttemptFinished,
 )
 """The classes of :data:`Event`, for routing tables."""
 

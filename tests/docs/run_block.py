@@ -3,7 +3,9 @@
 The block runs in a fresh interpreter with a loopback HTTP service on 127.0.0.2 (Linux routes all
 of 127/8 to loopback): every host name it uses (``endpoint``, ``users.internal`` ...) resolves to
 that address, and every connection to it reaches the service whatever the port, so examples keep
-their realistic URLs. Addresses the block uses itself (``127.0.0.1``) are left alone. The
+their realistic URLs. IP addresses outside loopback (``10.0.0.5`` in a replicas example) are sent
+to the service too: no block ever reaches beyond this machine. Loopback addresses the block uses
+itself (``127.0.0.1``) are left alone. The
 service answers every path with a small JSON document. Top-level
 ``await`` / ``async with`` are allowed, as in ``python -m asyncio``.
 """
@@ -45,12 +47,11 @@ def _serve(ready: threading.Event, address: list[int]) -> None:
     asyncio.run(main())
 
 
-def _is_ip(host: Any) -> bool:
+def _is_loopback_ip(host: Any) -> bool:
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-    return True
 
 
 def main() -> None:
@@ -65,13 +66,15 @@ def main() -> None:
     def getaddrinfo(host: Any, service: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(host, bytes):
             host = host.decode()
-        if host in (None, "localhost") or _is_ip(host):
+        if host in (None, "localhost") or _is_loopback_ip(host):
             return _real_getaddrinfo(host, service, *args, **kwargs)
         return _real_getaddrinfo(SERVICE_HOST, port, *args, **kwargs)
 
     async def create_connection(
         self: Any, protocol_factory: Any, host: Any = None, *args: Any, **kwargs: Any
     ) -> Any:
+        if host is not None and not _is_loopback_ip(host) and host != "localhost":
+            host = SERVICE_HOST  # an address beyond this machine: never reached
         if host == SERVICE_HOST:  # clients that reconnect to the resolved address with their own port
             if args:
                 args = (port, *args[1:])

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from aio_request._core.clock import Clock, MonotonicClock
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 
 class _Race(Generic[T]):
@@ -184,3 +187,17 @@ async def staggered_race(
         return race.best  # type: ignore[return-value]
     finally:
         await race.finish(returning)
+
+
+def start_background_task(coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+    """Start a long-lived task (a refresh loop) for an owner that ends it with
+    :func:`stop_background_task` when it closes."""
+    return asyncio.get_running_loop().create_task(coroutine, name=name)
+
+
+async def stop_background_task(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended; the caller's own cancellation propagates."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("background task %s failed", task.get_name(), exc_info=task.exception())

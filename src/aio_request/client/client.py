@@ -167,8 +167,11 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         endpoint = await client.endpoint_provider.get()
         strategy = self._strategy or client.strategy
         budget = client.attempt_budget
+        # A balanced endpoint provider routes each attempt of this call to a replica.
+        call_pipeline = getattr(client.endpoint_provider, "call_pipeline", None)
+        pipeline = client.pipeline if call_pipeline is None else call_pipeline(client.pipeline)
         sender = _CallSender(
-            client.pipeline, client.response_classifier, budget, "" if budget is None else str(endpoint)
+            pipeline, client.response_classifier, budget, "" if budget is None else str(endpoint)
         )
         hub = client.event_hub
         telemetry = None

@@ -5,8 +5,12 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import yarl
+
+if TYPE_CHECKING:
+    from aio_request.pipeline import NextModuleFunc
 
 
 def as_endpoint(value: str | yarl.URL) -> yarl.URL:
@@ -27,6 +31,15 @@ class EndpointProvider(abc.ABC):
     @abc.abstractmethod
     async def get(self) -> yarl.URL:
         """The endpoint (an absolute URL)."""
+
+    def call_pipeline(self, pipeline: NextModuleFunc) -> NextModuleFunc:
+        """The function the attempts of one call are sent through: ``pipeline`` itself here.
+
+        The client asks once per call, after :meth:`get`. A provider that spreads attempts over
+        replicas returns a function that picks one per attempt (see
+        :class:`~aio_request.BalancedEndpointProvider`).
+        """
+        return pipeline
 
 
 class StaticEndpointProvider(EndpointProvider):

@@ -118,6 +118,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         f" (default ./{DEFAULT_OUTPUT})",
     )
     parser.add_argument("--no-plot", action="store_true", help=f"do not draw {PLOT_FILE}")
+    parser.add_argument(
+        "--replicas",
+        action="store_true",
+        help="run the replicas scenario instead (two healthy, one slow, one failing and one dead"
+        " replica: a single endpoint vs client-side balancing)",
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,6 +137,7 @@ class DemoOptions:
     profile: Path | None
     output: Path
     plot: bool
+    replicas: bool = False
 
 
 def resolve_options(args: argparse.Namespace) -> DemoOptions:
@@ -153,6 +160,7 @@ def resolve_options(args: argparse.Namespace) -> DemoOptions:
         profile=args.profile,
         output=args.output,
         plot=not args.no_plot,
+        replicas=bool(getattr(args, "replicas", False)),
     )
 
 
@@ -168,6 +176,9 @@ def _prepare_output(folder: Path) -> None:
 def run_demo(options: DemoOptions, out: TextIO | None = None) -> None:
     """Run the lab and print its report (to ``out``, default stdout); raises :class:`DemoError`."""
     out = sys.stdout if out is None else out
+    if options.replicas:
+        _run_replicas(options, out)
+        return
     try:
         profile = load_profile(options.profile)
     except ProfileError as error:
@@ -236,3 +247,33 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> None:
             # The plot is a by-product: the tables and the JSON are already out.
             note = f" (no plot: {type(error).__name__}: {error})"
     print(f"\nResults in {options.output}/: {', '.join(p.name for p in written)}{note}", file=out)
+
+
+def _run_replicas(options: DemoOptions, out: TextIO) -> None:
+    """The replicas scenario (``--replicas``): its table and what it shows."""
+    try:
+        from aio_request.demo.progress import ProgressBar
+        from aio_request.demo.replicas_lab import CLIENTS, replicas_table, run_replicas_lab, takeaways
+    except ImportError as error:
+        raise DemoError(f"the demo needs aiohttp ({error}): pip install 'aio-request[demo]'") from None
+    rate = options.calls / options.duration
+    print("aio_request replicas lab: 2 healthy replicas (5 ms), 1 slow (50 ms), 1 failing, 1 dead", file=out)
+    print(
+        f"workload: {len(CLIENTS)} clients at once, {options.calls} GET calls each at {rate:.0f}/s,"
+        f" setup() defaults (3 sequential attempts), seed {options.seed}\n",
+        file=out,
+        flush=True,
+    )
+    with ProgressBar(len(CLIENTS) * options.calls, f"{len(CLIENTS)} clients x {options.calls} calls") as bar:
+        results = asyncio.run(
+            run_replicas_lab(
+                calls=options.calls,
+                rate=rate,
+                seed=options.seed,
+                concurrency=options.concurrency,
+                on_call_done=bar.advance,
+            )
+        )
+    print(replicas_table(results), file=out)
+    print("\nWhat it shows:", file=out)
+    print("\n".join(f"- {line}" for line in takeaways(results)), file=out)

@@ -34,6 +34,7 @@ attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` an
 carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
 ``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
 (real responses only) and ``error.type``; ``docs/observability.md`` lists them all.
+Balanced clients add the replica telemetry of :mod:`aio_request.telemetry.otel.replicas`.
 """
 
 from aio_request.telemetry.otel.listener import OpenTelemetryListener, install

@@ -29,6 +29,7 @@ from aio_request.events import (
 from aio_request.http.request import Request
 from aio_request.telemetry import LATENCY_BUCKETS
 from aio_request.telemetry.otel._common import SCOPE_NAME, Attributes
+from aio_request.telemetry.otel.replicas import ReplicaTelemetry
 
 _CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
 _MAX_CACHED_ENDPOINTS: Final = 1024
@@ -180,6 +181,7 @@ class OpenTelemetryListener:
             handlers[ServerRequestFinished] = self._server_request_finished
             handlers[BudgetExhausted] = self._budget_exhausted
             handlers[CircuitStateChanged] = self._circuit_state_changed
+        handlers.update(ReplicaTelemetry(self._get_meter, traces=traces, metrics=metrics).handlers)
         self.event_handlers = handlers
 
     def __call__(self, event: Event) -> None:
@@ -193,6 +195,9 @@ class OpenTelemetryListener:
         if tracer is None:
             tracer = self._tracer = trace.get_tracer(SCOPE_NAME, __version__, self._tracer_provider)
         return tracer
+
+    def _get_meter(self) -> otel_metrics.Meter:
+        return otel_metrics.get_meter(SCOPE_NAME, __version__, self._meter_provider)
 
     def _get_instruments(self) -> _Instruments:
         instruments = self._instruments

@@ -35,6 +35,7 @@ Counters and a gauge beyond the original aio-request:
 path on a server — never a path with ids filled in — so the number of series stays bounded.
 ``response_status`` is ``499`` for a cancelled call or attempt and ``0`` when it raised.
 ``circuit_breaker`` is ``"true"`` when the response was the circuit breaker's fallback.
+Balanced clients add the replica metrics of :mod:`aio_request.telemetry.prometheus.replicas`.
 """
 
 from aio_request.telemetry.prometheus.collector import CIRCUIT_STATE_VALUES

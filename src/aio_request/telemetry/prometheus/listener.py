@@ -19,6 +19,7 @@ from aio_request.events import (
 )
 from aio_request.telemetry import LATENCY_BUCKETS
 from aio_request.telemetry.prometheus.collector import collector_for
+from aio_request.telemetry.prometheus.replicas import replica_handlers
 
 _log = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ class PrometheusMetrics:
         bounds = _checked_buckets(buckets)
         self.registry = registry if registry is not None else prometheus_client.REGISTRY
         try:
-            self.event_handlers = collector_for(self.registry, bounds).handlers
+            self.event_handlers = {
+                **collector_for(self.registry, bounds).handlers,
+                **replica_handlers(self.registry),
+            }
         except ValueError as error:
             _log.warning("aio_request Prometheus metrics are off for this registry: %s", error)
             self.event_handlers = {}
