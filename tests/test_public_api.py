@@ -43,6 +43,8 @@ DOCUMENTED = {
     "AsgiMiddleware", "asgi_timeout",
     # Beyond the original: budgets
     "RetryBudget", "HedgeBudget",
+    # Beyond the original: server overload protection
+    "OverloadProtection", "PriorityPartitions", "VegasLimit", "Gradient2Limit", "AimdLimit", "FixedLimit",
 }  # fmt: skip
 
 

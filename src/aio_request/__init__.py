@@ -60,6 +60,14 @@ from aio_request.request_builders import (
 )
 from aio_request.response import ClosableResponse, EmptyResponse, Response
 from aio_request.server.asgi import AsgiMiddleware, asgi_timeout
+from aio_request.server.overload import (
+    AimdLimit,
+    FixedLimit,
+    Gradient2Limit,
+    OverloadProtection,
+    PriorityPartitions,
+    VegasLimit,
+)
 from aio_request.setup import setup
 from aio_request.strategies import (
     MethodBasedStrategy,
@@ -84,6 +92,7 @@ if TYPE_CHECKING:
     from aio_request.transports.httpx import HttpxTransport
 
 __all__ = [
+    "AimdLimit",
     "AioHttpDnsResolver",
     "AioHttpTransport",
     "AsgiMiddleware",
@@ -101,6 +110,8 @@ __all__ = [
     "DelegateEndpointProvider",
     "EmptyResponse",
     "EndpointProvider",
+    "FixedLimit",
+    "Gradient2Limit",
     "Header",
     "Headers",
     "HedgeBudget",
@@ -110,10 +121,12 @@ __all__ = [
     "MethodBasedStrategy",
     "NextModuleFunc",
     "NoopCircuitBreaker",
+    "OverloadProtection",
     "ParallelRequestStrategy",
     "PathParameters",
     "PercentileBasedRequestAttemptDelaysProvider",
     "Priority",
+    "PriorityPartitions",
     "QueryParameters",
     "Request",
     "RequestAttemptDelaysProvider",
@@ -134,6 +147,7 @@ __all__ = [
     "Transport",
     "TransportModule",
     "UnexpectedContentTypeError",
+    "VegasLimit",
     "aiohttp_middleware_factory",
     "aiohttp_timeout",
     "asgi_timeout",

@@ -4,7 +4,8 @@ The scope is the endpoint URL string. While the endpoint's circuit is open, no r
 and the attempt's response is a ``502`` with ``X-Circuit-Breaker`` and ``X-Do-Not-Retry``
 (its ``failure`` kind is ``CIRCUIT_OPEN``), so the default classifier accepts it and no strategy
 retries it. A response counts as a success when the client's classifier ACCEPTs it: a REJECT
-verdict (5xx, 489, 408, 429 by default) counts as a failure.
+verdict (5xx, 489, 408, 429 by default) counts as a failure, except a shed answer
+(:func:`~aio_request.classify.is_shed`), which never counts against the circuit.
 
 ``setup()`` places this module after the low-timeout guard, where DESIGN.md's drawing has it
 before: a ``408`` produced because too little time was left sent nothing, so it must not count
@@ -20,7 +21,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._errors import FailureKind, TransportFailure
 from aio_request.circuit_breaker import CircuitBreaker
-from aio_request.classify import ResponseClassifier, ResponseVerdict
+from aio_request.classify import ResponseClassifier, ResponseVerdict, is_shed
 from aio_request.deadline import Deadline
 from aio_request.headers import Header
 from aio_request.pipeline import NextModuleFunc, RequestModule
@@ -57,6 +58,8 @@ class CircuitBreakerModule(RequestModule):
         self._classifier = response_classifier
 
     def _is_successful(self, response: ClosableResponse) -> bool:
+        if is_shed(response):
+            return True  # a server protecting itself is alive: never count it against the circuit
         try:
             return self._classifier.classify(response) is ResponseVerdict.ACCEPT
         except Exception:
