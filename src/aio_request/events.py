@@ -175,6 +175,8 @@ class AttemptFinished:
 class OverloadLimitChanged:
     """The concurrency limit of a server's overload protection moved from ``previous`` to ``limit``.
 
+    Also emitted once when the protection is made, with ``previous`` 0.
+
     ``protection`` is the protection's name (``OverloadProtection(name=...)``, default ``"default"``).
     """
 

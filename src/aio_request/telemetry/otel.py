@@ -30,7 +30,12 @@ Metrics (instruments are created on first use, with the 5 ms to 20 s buckets as 
 attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` and
 ``aio_request.attempt.outcome``), ``aio_request.client.budget_exhausted``,
 ``aio_request.circuit_breaker.transitions``, the gauge ``aio_request.circuit_breaker.state``
-(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s). Client durations
+(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s); for servers with
+overload protection the gauges ``aio_request.server.concurrency_limit`` and
+``aio_request.server.in_flight`` (by ``aio_request.priority``), the counter
+``aio_request.server.shed`` (by ``aio_request.shed.reason``, ``aio_request.priority`` and
+``http.route``) and the histogram ``aio_request.server.queue_time`` (s), all with
+``aio_request.protection``. Client durations
 carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
 ``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
 (real responses only) and ``error.type``; ``docs/observability.md`` lists them all.
@@ -63,6 +68,10 @@ from aio_request.events import (
     Event,
     EventHandler,
     EventHub,
+    OverloadAdmitted,
+    OverloadLimitChanged,
+    OverloadReleased,
+    OverloadShed,
     RequestFinished,
     RequestStarted,
     ServerRequestFinished,
@@ -344,6 +353,26 @@ class _Instruments:
         self.server_duration = _duration_histogram(
             meter, "http.server.request.duration", "Duration of HTTP server requests"
         )
+        self.concurrency_limit = meter.create_gauge(
+            "aio_request.server.concurrency_limit",
+            unit="{request}",
+            description="The adaptive concurrency limit of a server's overload protection",
+        )
+        self.in_flight = meter.create_gauge(
+            "aio_request.server.in_flight",
+            unit="{request}",
+            description="Requests running under overload protection, by priority",
+        )
+        self.shed = meter.create_counter(
+            "aio_request.server.shed",
+            unit="{request}",
+            description="Requests answered without running by overload protection, by reason",
+        )
+        self.queue_time = _duration_histogram(
+            meter,
+            "aio_request.server.queue_time",
+            "Time requests waited for a slot under overload protection",
+        )
 
 
 class OpenTelemetryListener:
@@ -395,6 +424,10 @@ class OpenTelemetryListener:
             handlers[ServerRequestFinished] = self._server_request_finished
             handlers[BudgetExhausted] = self._budget_exhausted
             handlers[CircuitStateChanged] = self._circuit_state_changed
+            handlers[OverloadLimitChanged] = self._overload_limit_changed
+            handlers[OverloadAdmitted] = self._overload_admitted
+            handlers[OverloadReleased] = self._overload_released
+            handlers[OverloadShed] = self._overload_shed
         self.event_handlers = handlers
 
     def __call__(self, event: Event) -> None:
@@ -560,6 +593,39 @@ class OpenTelemetryListener:
             1, {"aio_request.endpoint": scope, "aio_request.circuit.state": state}
         )
         instruments.circuit_state.set(_CIRCUIT_STATE_VALUES.get(state, -1), {"aio_request.endpoint": scope})
+
+    # overload protection
+
+    def _overload_limit_changed(self, event: OverloadLimitChanged) -> None:
+        self._get_instruments().concurrency_limit.set(
+            event.limit, {"aio_request.protection": event.protection}
+        )
+
+    def _overload_admitted(self, event: OverloadAdmitted) -> None:
+        instruments = self._get_instruments()
+        attributes: Attributes = {
+            "aio_request.protection": event.protection,
+            "aio_request.priority": event.priority,
+        }
+        instruments.in_flight.set(event.in_flight, attributes)
+        instruments.queue_time.record(event.queue_time, attributes)
+
+    def _overload_released(self, event: OverloadReleased) -> None:
+        self._get_instruments().in_flight.set(
+            event.in_flight,
+            {"aio_request.protection": event.protection, "aio_request.priority": event.priority},
+        )
+
+    def _overload_shed(self, event: OverloadShed) -> None:
+        self._get_instruments().shed.add(
+            1,
+            {
+                "aio_request.protection": event.protection,
+                "aio_request.priority": event.priority,
+                "aio_request.shed.reason": event.reason,
+                "http.route": event.route,
+            },
+        )
 
 
 def install(

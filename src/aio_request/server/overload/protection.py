@@ -215,6 +215,9 @@ class OverloadProtection:
         self._by_priority = dict.fromkeys(Priority, 0)
         self._last_limit = self._limit.limit
         event_hub.load_auto_listeners()
+        handlers = event_hub.listeners_by_type.get(OverloadLimitChanged)
+        if handlers:
+            deliver(handlers, OverloadLimitChanged(name, self._last_limit, 0))
 
     @property
     def limit(self) -> int:

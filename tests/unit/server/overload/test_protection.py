@@ -345,6 +345,7 @@ async def test_events_report_admission_release_shedding_and_limit_changes() -> N
     assert last.queue_time == pytest.approx(0.01)
     last.queue_time = 0.01
     assert events == [
+        OverloadLimitChanged("api", 1, 0),
         OverloadAdmitted("api", "high", 0.0, 1),
         OverloadShed("api", "/work", "low", "queue_full"),
         OverloadReleased("api", "high", 0),
