@@ -27,6 +27,7 @@ __all__ = ["AimdLimit", "ConcurrencyLimit", "FixedLimit", "Gradient2Limit", "Veg
 
 DEFAULT_INITIAL_LIMIT: Final = 20
 DEFAULT_MAX_LIMIT: Final = 1000
+_NOLOAD_SMOOTHING: Final = 0.1
 
 
 class ConcurrencyLimit(abc.ABC):
@@ -74,9 +75,11 @@ class FixedLimit(ConcurrencyLimit):
 class VegasLimit(ConcurrencyLimit):
     """TCP Vegas applied to a server: keep the estimated queue between ``alpha`` and ``beta``.
 
-    ``rtt_noload`` is the shortest latency seen. For each sample, ``queue = limit * (1 -
-    rtt_noload / rtt))`` estimates how many requests waited inside the server. With ``L`` the
-    limit and ``lg = log10(L)``:
+    ``rtt_noload`` is the no-load latency: the shortest latency of the last probe (below), and
+    followed downwards by an exponential average (weight 0.1) when samples are shorter, so one
+    lucky sample on a noisy machine does not make every later one look queued. For each
+    sample, ``queue = limit * (1 - rtt_noload / rtt)`` estimates how many requests waited
+    inside the server. With ``L`` the limit and ``lg = log10(L)``:
 
     * ``queue <= max(alpha, 2*lg)``: grow by ``max(1, lg)``;
     * ``queue >= max(beta, 4*lg)``: shrink by ``max(1, lg)``;
@@ -175,9 +178,12 @@ class VegasLimit(ConcurrencyLimit):
             self._probe_min = math.inf
             self._limit = float(max(self._min, int(self._limit) // 4))
             return
-        if self._rtt_noload == 0.0 or rtt < self._rtt_noload:
+        if self._rtt_noload == 0.0:
             self._rtt_noload = rtt
             return
+        if rtt < self._rtt_noload:
+            # Followed, not jumped to: one lucky sample would make every later one look queued.
+            self._rtt_noload += (rtt - self._rtt_noload) * _NOLOAD_SMOOTHING
         limit = self._limit
         step = max(1.0, math.log10(limit))
         if dropped:

@@ -6,7 +6,10 @@ What happens to a request (see docs/server-overload.md):
 2. it has less time left than its route's typical service time: ``408`` + ``X-Do-Not-Retry``;
 3. the partitions let it start (:mod:`~aio_request.server.overload.partitions`): it runs;
 4. else it waits in the queue (:mod:`~aio_request.server.overload.queue`), HIGH first and
-   newest first, as long as the CoDel bound allows; a full queue or a wait that ran out is
+   newest first, as long as the CoDel bound of its priority allows (each priority has its own:
+   a standing queue of LOW requests must not cut the waits of HIGH ones, whose own queue
+   drains; the time between freed slots, from the mean handler time and the limit, is the
+   floor of the short bound); a full queue or a wait that ran out is
    answered ``503`` with ``Retry-After`` and ``X-Request-Shed`` (not processed, safe to retry);
 5. when a handler finishes, the limit learns its latency and the freed slot goes to the best
    waiter (a waiter whose deadline became too short meanwhile gets its ``408``).
@@ -134,7 +137,8 @@ class OverloadProtection:
       ``FixedLimit`` are the alternatives. One protection instance owns its limit.
     * ``partitions`` (``PriorityPartitions()``: HIGH 100 %, NORMAL 90 %, LOW 50 %).
     * ``max_queue_size`` (100): requests that may wait for a slot.
-    * ``queue_target`` (0.005 s) and ``queue_interval`` (0.1 s): the CoDel bound on waiting.
+    * ``queue_target`` (0.005 s) and ``queue_interval`` (0.1 s): the CoDel bound on waiting,
+      kept per priority.
     * ``deadline_admission`` (on): refuse a request with less time left than its route's
       typical service time; ``service_times`` (``ServiceTimes()``) learns those.
     * ``exempt_paths`` (none): request paths (exact, e.g. ``"/health"``) that are never
@@ -157,6 +161,7 @@ class OverloadProtection:
         "_hub",
         "_last_limit",
         "_limit",
+        "_mean_rtt",
         "_name",
         "_partitions",
         "_queue",
@@ -202,7 +207,9 @@ class OverloadProtection:
         self._queue: PriorityLifoQueue[_Pending] = PriorityLifoQueue(
             at_least("max_queue_size", max_queue_size, 1)
         )
-        self._codel = CoDelBound(target=queue_target, interval=queue_interval)
+        self._codel = {
+            priority: CoDelBound(target=queue_target, interval=queue_interval) for priority in Priority
+        }
         self._deadline_admission = deadline_admission
         self._service_times = service_times if service_times is not None else ServiceTimes()
         self._exempt = frozenset(exempt_paths)
@@ -212,6 +219,7 @@ class OverloadProtection:
         self._hub = event_hub
         self._clock = clock
         self._total = 0
+        self._mean_rtt = 0.0
         self._by_priority = dict.fromkeys(Priority, 0)
         self._last_limit = self._limit.limit
         event_hub.load_auto_listeners()
@@ -293,13 +301,15 @@ class OverloadProtection:
         ):
             return self._refuse(ShedReason.DEADLINE, route_of, priority)
         queue = self._queue
+        codel = self._codel[priority]
+        if not queue.has(priority):
+            codel.empty(now)
         if self._partitions.may_start(
             priority, in_flight=self._total, limit=self._limit.limit, contended=bool(queue)
         ):
-            self._codel.observe(now, 0.0)
             return self._start(priority, route_of, now, 0.0)
         future: asyncio.Future[Permit | Refusal] = asyncio.get_running_loop().create_future()
-        max_wait = self._codel.max_wait(now)
+        max_wait = codel.max_wait(now, self._mean_rtt / max(1, self._limit.limit))
         waiter = Waiter(priority, now, now + max_wait, _Pending(future, route_of, now + remaining))
         queued, evicted = queue.push(waiter)
         if evicted is not None:
@@ -315,11 +325,14 @@ class OverloadProtection:
             if future.done() and not future.cancelled():
                 return future.result()  # a slot came in the same instant as the timeout
             self._queue.remove(waiter)
-            later = clock.now()
-            self._codel.observe(later, later - waiter.enqueued_at)
+            if not self._queue.has(priority):
+                codel.empty(clock.now())
             return self._refuse(ShedReason.QUEUE_TIMEOUT, route_of, priority)
         except asyncio.CancelledError:
-            if not self._queue.remove(waiter) and future.done() and not future.cancelled():
+            removed = self._queue.remove(waiter)
+            if removed and not self._queue.has(priority):
+                codel.empty(clock.now())
+            if not removed and future.done() and not future.cancelled():
                 granted = future.result()
                 if isinstance(granted, Permit):
                     granted.release(cancelled=True, completed=False)
@@ -359,6 +372,7 @@ class OverloadProtection:
             deliver(handlers, OverloadReleased(self._name, priority.value, in_flight))
         if not cancelled:
             rtt = now - permit._started_at
+            self._mean_rtt += (rtt - self._mean_rtt) * 0.1
             self._limit.on_sample(rtt=rtt, in_flight=permit._in_flight, dropped=dropped)
             if completed:
                 self._service_times.observe(permit._route_of(), rtt)
@@ -376,7 +390,8 @@ class OverloadProtection:
         queue = self._queue
         codel = self._codel
         for expired in queue.pop_expired(now):
-            codel.observe(now, now - expired.enqueued_at)
+            if not queue.has(expired.priority):
+                codel[expired.priority].empty(now)
             self._resolve(
                 expired, self._refuse(ShedReason.QUEUE_TIMEOUT, expired.payload.route_of, expired.priority)
             )
@@ -388,11 +403,12 @@ class OverloadProtection:
             ):
                 return
             waiter = queue.pop(priority)
+            if not queue.has(priority):
+                codel[priority].empty(now)
             pending = waiter.payload
             if pending.future.done():
                 continue  # its request went away without taking itself out
             waited = now - waiter.enqueued_at
-            codel.observe(now, waited)
             remaining = pending.deadline_at - now
             if (
                 self._deadline_admission

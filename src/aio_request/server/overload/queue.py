@@ -6,10 +6,10 @@
 * **HIGH first, LIFO within a priority.** Under a standing overload the newest request has the
   most time left and the best chance that its caller still waits: serving the oldest first
   would spend every slot on requests about to be given up (Facebook's "adaptive LIFO").
-* **CoDel bound on waiting.** :class:`CoDelBound` tracks the shortest wait of the last
-  ``interval``: when even the luckiest request waited longer than ``target``, the queue is
-  standing, and a waiter may wait only ``target``; otherwise it may wait up to ``interval``
-  (bursts are absorbed, a standing queue is not).
+* **CoDel bound on waiting.** :class:`CoDelBound`: when the queue has not been empty for a
+  whole ``interval`` it is standing, and a waiter may wait only ``target`` (or the time between
+  two freed slots, when longer); otherwise up to ``interval`` (bursts are absorbed, a standing
+  queue is not).
 
 Pure logic: times are passed in by the caller, who reads its clock.
 """
@@ -31,28 +31,32 @@ _T = TypeVar("_T")
 
 
 class CoDelBound:
-    """How long a request may wait: ``target`` while the queue stands, else ``interval``.
+    """How long a request may wait: short while the queue stands, else up to ``interval``.
 
-    Defaults ``target=0.005`` (5 ms) and ``interval=0.1`` (100 ms). Each ``interval`` is a
-    window; the queue *stands* during a window when, in the window before, every request that
-    got a slot (or gave up) had waited longer than ``target``. A request that started without
-    waiting counts as a wait of zero. Raises ``ValueError`` naming a bad option.
+    Defaults ``target=0.005`` (5 ms) and ``interval=0.1`` (100 ms). The queue *stands* when it
+    has not been empty for a whole ``interval``: a burst drains within it, a standing queue does
+    not. While it stands a request may wait ``max(target, floor)``, else ``interval``.
+
+    Why emptiness and not CoDel's "shortest wait above target": with LIFO the newest request is
+    served first, so the shortest wait stays tiny however long the backlog behind it, and would
+    never reveal a standing queue. ``floor`` is the caller's estimate of the time between two
+    freed slots: a bound shorter than that would shed nearly every request that queues at all,
+    even on a server that serves every one of them in time (a CPU-bound handler of 10 ms under a
+    limit of 2 frees a slot every 5 ms or so). Raises ``ValueError`` naming a bad option.
     """
 
-    __slots__ = ("_interval", "_min_wait", "_standing", "_target", "_window_end")
+    __slots__ = ("_interval", "_last_empty", "_target")
 
     def __init__(self, *, target: float = 0.005, interval: float = 0.1) -> None:
         self._target = positive("target", target)
         self._interval = positive("interval", interval)
         if self._interval < self._target:
             raise ValueError(f"interval must be >= target ({target!r}), got {interval!r}")
-        self._window_end = -math.inf
-        self._min_wait = math.inf
-        self._standing = False
+        self._last_empty = math.inf  # "never seen": not standing until first seen empty
 
     @property
     def target(self) -> float:
-        """The wait allowed while the queue stands."""
+        """The wait allowed while the queue stands (unless ``floor`` is longer)."""
         return self._target
 
     @property
@@ -60,27 +64,17 @@ class CoDelBound:
         """The window, and the wait allowed while the queue does not stand."""
         return self._interval
 
-    def _roll(self, now: float) -> None:
-        if now >= self._window_end:
-            # A window with no observation at all means nobody waited: not standing.
-            self._standing = math.isfinite(self._min_wait) and self._min_wait > self._target
-            self._min_wait = math.inf
-            self._window_end = now + self._interval
-
-    def observe(self, now: float, waited: float) -> None:
-        """A request stopped waiting at ``now`` after ``waited`` seconds (0 if it never waited)."""
-        self._roll(now)
-        if waited < self._min_wait:
-            self._min_wait = waited
+    def empty(self, now: float) -> None:
+        """The queue is empty at ``now``."""
+        self._last_empty = now
 
     def standing(self, now: float) -> bool:
-        """Whether the queue stands in the window holding ``now``."""
-        self._roll(now)
-        return self._standing
+        """Whether the queue has not been empty since ``interval`` before ``now``."""
+        return now - self._last_empty >= self._interval
 
-    def max_wait(self, now: float) -> float:
+    def max_wait(self, now: float, floor: float = 0.0) -> float:
         """How long a request that starts waiting at ``now`` may wait."""
-        return self._target if self.standing(now) else self._interval
+        return max(self._target, floor) if self.standing(now) else self._interval
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -138,6 +132,10 @@ class PriorityLifoQueue(Generic[_T]):
             return False
         self._size -= 1
         return True
+
+    def has(self, priority: Priority) -> bool:
+        """Whether a waiter of ``priority`` is queued."""
+        return bool(self._by_priority[priority])
 
     def first_priority(self) -> Priority | None:
         """The highest priority that has a waiter, or ``None`` when empty."""

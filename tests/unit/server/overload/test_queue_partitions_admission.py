@@ -100,20 +100,22 @@ def test_removing_a_waiter_twice_reports_it() -> None:
 
 def test_codel_allows_the_interval_until_the_queue_stands() -> None:
     codel = CoDelBound(target=0.005, interval=0.1)
-    assert codel.max_wait(0.0) == 0.1
-    codel.observe(0.01, 0.02)  # every wait of this window is above target
-    codel.observe(0.05, 0.03)
-    assert codel.max_wait(0.09) == 0.1  # the window is not over yet
-    assert codel.max_wait(0.11) == 0.005  # the window before stood
+    assert codel.max_wait(0.0) == 0.1  # never seen empty: not standing
+    codel.empty(0.0)
+    assert codel.max_wait(0.09) == 0.1  # not empty for less than an interval
+    assert codel.standing(0.1)
+    assert codel.max_wait(0.1) == 0.005
+    assert codel.max_wait(0.1, floor=0.02) == 0.02  # never below the time between freed slots
 
 
-def test_codel_stops_standing_once_a_request_waits_less_than_target() -> None:
+def test_codel_stops_standing_once_the_queue_was_empty() -> None:
     codel = CoDelBound(target=0.005, interval=0.1)
-    codel.observe(0.0, 0.02)
-    codel.observe(0.11, 0.02)
-    codel.observe(0.12, 0.0)  # one request started at once
-    assert codel.max_wait(0.15) == 0.005
-    assert codel.max_wait(0.22) == 0.1
+    codel.empty(0.0)
+    assert codel.standing(0.15)
+    codel.empty(0.16)
+    assert not codel.standing(0.2)
+    assert codel.max_wait(0.2) == 0.1
+    assert codel.standing(0.26)
 
 
 def test_codel_options_are_validated() -> None:
