@@ -252,6 +252,10 @@ class OverloadProtection:
         """The typical service times learnt per route."""
         return self._service_times
 
+    def max_wait(self, priority: Priority) -> float:
+        """How long a request of ``priority`` that had to wait now would be allowed to wait."""
+        return self._codel[priority].max_wait(self._clock.now(), self._mean_rtt / max(1, self._limit.limit))
+
     def is_exempt(self, path: str) -> bool:
         """Whether requests to ``path`` bypass the protection."""
         return path in self._exempt
@@ -309,7 +313,7 @@ class OverloadProtection:
         ):
             return self._start(priority, route_of, now, 0.0)
         future: asyncio.Future[Permit | Refusal] = asyncio.get_running_loop().create_future()
-        max_wait = codel.max_wait(now, self._mean_rtt / max(1, self._limit.limit))
+        max_wait = self.max_wait(priority)
         waiter = Waiter(priority, now, now + max_wait, _Pending(future, route_of, now + remaining))
         queued, evicted = queue.push(waiter)
         if evicted is not None:

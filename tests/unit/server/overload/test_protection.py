@@ -221,6 +221,31 @@ async def test_waiters_past_their_codel_bound_are_shed_when_a_slot_frees() -> No
     assert refusal.status == 503
 
 
+async def test_a_standing_queue_of_one_priority_does_not_shorten_the_waits_of_another() -> None:
+    clock = FakeClock()
+    p = protection(FixedLimit(1), clock, queue_target=0.005, queue_interval=1.0)
+    running = await acquire(p, NORMAL)
+    assert isinstance(running, Permit)
+    waiting = started(p, NORMAL)
+    await settle()
+    assert p.max_wait(NORMAL) == 1.0
+    await clock.advance(1.5)  # the NORMAL queue has not been empty for a whole interval
+    assert p.max_wait(NORMAL) == 0.005
+    assert p.max_wait(HIGH) == 1.0
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    await clock.advance(0.4)
+    running.release()  # 1.9 s of handler time (the mean moves a tenth of the way to it)
+    again = await acquire(p, NORMAL)
+    assert isinstance(again, Permit)
+    second = started(p, NORMAL)
+    await settle()
+    await clock.advance(1.5)
+    assert p.max_wait(NORMAL) == pytest.approx(0.19)  # the floor: mean handler time / limit
+    second.cancel()
+    await asyncio.gather(second, return_exceptions=True)
+
+
 async def test_a_wait_ends_by_its_timer_when_no_slot_frees() -> None:
     p = OverloadProtection(limit=FixedLimit(1), queue_target=0.005, queue_interval=0.02, event_hub=EventHub())
     running = await p.acquire(priority=NORMAL, remaining=10, route_of=route)
