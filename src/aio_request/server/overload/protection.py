@@ -8,8 +8,7 @@ What happens to a request (see docs/server-overload.md):
 4. else it waits in the queue (:mod:`~aio_request.server.overload.queue`), HIGH first and
    newest first, as long as the CoDel bound of its priority allows (each priority has its own:
    a standing queue of LOW requests must not cut the waits of HIGH ones, whose own queue
-   drains; the time between freed slots, from the mean handler time and the limit, is the
-   floor of the short bound); a full queue or a wait that ran out is
+   drains); a full queue or a wait that ran out is
    answered ``503`` with ``Retry-After`` and ``X-Request-Shed`` (not processed, safe to retry);
 5. when a handler finishes, the limit learns its latency and the freed slot goes to the best
    waiter (a waiter whose deadline became too short meanwhile gets its ``408``).
@@ -161,7 +160,6 @@ class OverloadProtection:
         "_hub",
         "_last_limit",
         "_limit",
-        "_mean_rtt",
         "_name",
         "_partitions",
         "_queue",
@@ -219,7 +217,6 @@ class OverloadProtection:
         self._hub = event_hub
         self._clock = clock
         self._total = 0
-        self._mean_rtt = 0.0
         self._by_priority = dict.fromkeys(Priority, 0)
         self._last_limit = self._limit.limit
         event_hub.load_auto_listeners()
@@ -254,7 +251,7 @@ class OverloadProtection:
 
     def max_wait(self, priority: Priority) -> float:
         """How long a request of ``priority`` that had to wait now would be allowed to wait."""
-        return self._codel[priority].max_wait(self._clock.now(), self._mean_rtt / max(1, self._limit.limit))
+        return self._codel[priority].max_wait(self._clock.now())
 
     def is_exempt(self, path: str) -> bool:
         """Whether requests to ``path`` bypass the protection."""
@@ -329,8 +326,10 @@ class OverloadProtection:
             if future.done() and not future.cancelled():
                 return future.result()  # a slot came in the same instant as the timeout
             self._queue.remove(waiter)
+            later = clock.now()
+            codel.timed_out(later)
             if not self._queue.has(priority):
-                codel.empty(clock.now())
+                codel.empty(later)
             return self._refuse(ShedReason.QUEUE_TIMEOUT, route_of, priority)
         except asyncio.CancelledError:
             removed = self._queue.remove(waiter)
@@ -376,7 +375,6 @@ class OverloadProtection:
             deliver(handlers, OverloadReleased(self._name, priority.value, in_flight))
         if not cancelled:
             rtt = now - permit._started_at
-            self._mean_rtt += (rtt - self._mean_rtt) * 0.1
             self._limit.on_sample(rtt=rtt, in_flight=permit._in_flight, dropped=dropped)
             if completed:
                 self._service_times.observe(permit._route_of(), rtt)
@@ -394,6 +392,7 @@ class OverloadProtection:
         queue = self._queue
         codel = self._codel
         for expired in queue.pop_expired(now):
+            codel[expired.priority].timed_out(now)
             if not queue.has(expired.priority):
                 codel[expired.priority].empty(now)
             self._resolve(

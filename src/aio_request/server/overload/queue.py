@@ -7,9 +7,8 @@
   most time left and the best chance that its caller still waits: serving the oldest first
   would spend every slot on requests about to be given up (Facebook's "adaptive LIFO").
 * **CoDel bound on waiting.** :class:`CoDelBound`: when the queue has not been empty for a
-  whole ``interval`` it is standing, and a waiter may wait only ``target`` (or the time between
-  two freed slots, when longer); otherwise up to ``interval`` (bursts are absorbed, a standing
-  queue is not).
+  whole ``interval`` it is standing, and a waiter may wait only ``target``; otherwise up to
+  ``interval`` (bursts are absorbed, a standing queue is not).
 
 Pure logic: times are passed in by the caller, who reads its clock.
 """
@@ -34,18 +33,18 @@ class CoDelBound:
     """How long a request may wait: short while the queue stands, else up to ``interval``.
 
     Defaults ``target=0.005`` (5 ms) and ``interval=0.1`` (100 ms). The queue *stands* when it
-    has not been empty for a whole ``interval``: a burst drains within it, a standing queue does
-    not. While it stands a request may wait ``max(target, floor)``, else ``interval``.
+    has not been empty for a whole ``interval`` (a burst drains within it, a standing queue does
+    not), and keeps standing until a whole ``interval`` passed without a waiter running out of
+    time: cutting waits to ``target`` drains the queue, which must not end the overload state
+    at once (CoDel's dropping state has the same hysteresis). While it stands a request may wait
+    ``target``, else ``interval``.
 
     Why emptiness and not CoDel's "shortest wait above target": with LIFO the newest request is
     served first, so the shortest wait stays tiny however long the backlog behind it, and would
-    never reveal a standing queue. ``floor`` is the caller's estimate of the time between two
-    freed slots: a bound shorter than that would shed nearly every request that queues at all,
-    even on a server that serves every one of them in time (a CPU-bound handler of 10 ms under a
-    limit of 2 frees a slot every 5 ms or so). Raises ``ValueError`` naming a bad option.
+    never reveal a standing queue. Raises ``ValueError`` naming a bad option.
     """
 
-    __slots__ = ("_interval", "_last_empty", "_target")
+    __slots__ = ("_interval", "_last_empty", "_last_timeout", "_target")
 
     def __init__(self, *, target: float = 0.005, interval: float = 0.1) -> None:
         self._target = positive("target", target)
@@ -53,10 +52,11 @@ class CoDelBound:
         if self._interval < self._target:
             raise ValueError(f"interval must be >= target ({target!r}), got {interval!r}")
         self._last_empty = math.inf  # "never seen": not standing until first seen empty
+        self._last_timeout = -math.inf
 
     @property
     def target(self) -> float:
-        """The wait allowed while the queue stands (unless ``floor`` is longer)."""
+        """The wait allowed while the queue stands."""
         return self._target
 
     @property
@@ -68,13 +68,18 @@ class CoDelBound:
         """The queue is empty at ``now``."""
         self._last_empty = now
 
-    def standing(self, now: float) -> bool:
-        """Whether the queue has not been empty since ``interval`` before ``now``."""
-        return now - self._last_empty >= self._interval
+    def timed_out(self, now: float) -> None:
+        """A waiter ran out of time at ``now``."""
+        self._last_timeout = now
 
-    def max_wait(self, now: float, floor: float = 0.0) -> float:
+    def standing(self, now: float) -> bool:
+        """Whether the queue has not been empty since ``interval`` before ``now``, or a waiter
+        ran out of time within the last ``interval``."""
+        return now - self._last_empty >= self._interval or now - self._last_timeout < self._interval
+
+    def max_wait(self, now: float) -> float:
         """How long a request that starts waiting at ``now`` may wait."""
-        return max(self._target, floor) if self.standing(now) else self._interval
+        return self._target if self.standing(now) else self._interval
 
 
 @dataclasses.dataclass(slots=True, eq=False)

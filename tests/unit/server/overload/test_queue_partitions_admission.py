@@ -105,7 +105,6 @@ def test_codel_allows_the_interval_until_the_queue_stands() -> None:
     assert codel.max_wait(0.09) == 0.1  # not empty for less than an interval
     assert codel.standing(0.1)
     assert codel.max_wait(0.1) == 0.005
-    assert codel.max_wait(0.1, floor=0.02) == 0.02  # never below the time between freed slots
 
 
 def test_codel_stops_standing_once_the_queue_was_empty() -> None:
@@ -116,6 +115,15 @@ def test_codel_stops_standing_once_the_queue_was_empty() -> None:
     assert not codel.standing(0.2)
     assert codel.max_wait(0.2) == 0.1
     assert codel.standing(0.26)
+
+
+def test_codel_keeps_standing_while_waiters_run_out_of_time() -> None:
+    codel = CoDelBound(target=0.005, interval=0.1)
+    codel.empty(0.0)
+    codel.timed_out(0.15)
+    codel.empty(0.16)  # the short bound drained the queue ...
+    assert codel.standing(0.2)  # ... but a waiter ran out of time less than an interval ago
+    assert not codel.standing(0.255)
 
 
 def test_codel_options_are_validated() -> None:
