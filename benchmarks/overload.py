@@ -40,6 +40,7 @@ from aiohttp.test_utils import make_mocked_request
 
 import aio_request
 from aio_request.events import EventHub
+from aio_request.server.overload import Permit
 
 HERE = Path(__file__).parent
 # With --pin: server and load generator on different cores (only useful on a quiet machine:
@@ -252,7 +253,7 @@ async def halving(seconds: float, change_at: float, seed: int) -> dict[str, Any]
     band = max(0.5, 0.25 * final)
     settled_at = change_at
     for elapsed, _ in limits:
-        if elapsed < change_at:
+        if elapsed < change_at or elapsed + 1 > seconds:
             continue
         window = [limit for at, limit in limits if elapsed <= at < elapsed + 1]
         if abs(statistics.median(window) - final) > band:
@@ -332,10 +333,31 @@ def overhead(rounds: int, calls: int) -> dict[str, float]:
         variants["aiohttp on"] = lambda: aiohttp_loop(protected, calls)
         variants["asgi off"] = lambda: asgi_loop(asgi_plain, calls)
         variants["asgi on"] = lambda: asgi_loop(asgi_protected, calls)
+        # A protection that is full (one running, one waiting): every call is shed at once.
+        full = aio_request.OverloadProtection(
+            limit=aio_request.FixedLimit(1),
+            max_queue_size=1,
+            queue_interval=3600,
+            queue_target=3600,
+            event_hub=hub,
+        )
+        holder = await full.acquire(priority=aio_request.Priority.HIGH, remaining=3600, route_of=lambda: "/")
+        waiter = asyncio.ensure_future(
+            full.acquire(priority=aio_request.Priority.HIGH, remaining=3600, route_of=lambda: "/")
+        )
+        await asyncio.sleep(0)
+        shedding = aio_request.aiohttp_middleware_factory(event_hub=hub, overload_protection=full)
+        asgi_shedding = aio_request.AsgiMiddleware(asgi_app, event_hub=hub, overload_protection=full)
+        variants["aiohttp shed answer"] = lambda: aiohttp_loop(shedding, calls)
+        variants["asgi shed answer"] = lambda: asgi_loop(asgi_shedding, calls)
         results: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):
             for name, run in variants.items():
                 results[name].append(await run())
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert isinstance(holder, Permit)
+        holder.release()
         return results
 
     results = asyncio.run(main())

@@ -185,14 +185,14 @@ class VegasLimit(ConcurrencyLimit):
             # Followed, not jumped to: one lucky sample would make every later one look queued.
             self._rtt_noload += (rtt - self._rtt_noload) * _NOLOAD_SMOOTHING
         limit = self._limit
-        step = max(1.0, math.log10(limit))
+        lg = math.log10(limit)
+        step = max(1.0, lg)
         if dropped:
             self._limit = max(float(self._min), limit - step)
             return
         if in_flight * 2 < limit:
             return
         queue = limit * (1.0 - self._rtt_noload / rtt)
-        lg = math.log10(limit)
         if queue <= max(self._alpha, 2.0 * lg):
             self._limit = min(float(self._max), limit + step)
         elif queue >= max(self._beta, 4.0 * lg):

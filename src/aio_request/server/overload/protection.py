@@ -274,9 +274,21 @@ class OverloadProtection:
         """
         if path in self._exempt:
             return await call()
-        permit = await self.acquire(priority=priority, remaining=remaining, route_of=route_of)
-        if isinstance(permit, Refusal):
-            return await refuse(permit)
+        permit: Permit | Refusal
+        if (
+            not self._queue
+            and self._total < self._limit.limit
+            and not (self._deadline_admission and remaining < self._service_times.longest_bound())
+        ):
+            # The common case, inlined from acquire(): nobody waits, a slot is free, and no
+            # route is slow enough for the deadline to matter.
+            now = self._clock.now()
+            self._codel[priority].empty(now)
+            permit = self._start(priority, route_of, now, 0.0)
+        else:
+            permit = await self.acquire(priority=priority, remaining=remaining, route_of=route_of)
+            if isinstance(permit, Refusal):
+                return await refuse(permit)
         try:
             result = await call()
         except asyncio.CancelledError:
