@@ -6,9 +6,9 @@ What happens to a request (see docs/server-overload.md):
 2. it has less time left than its route's typical service time: ``408`` + ``X-Do-Not-Retry``;
 3. the partitions let it start (:mod:`~aio_request.server.overload.partitions`): it runs;
 4. else it waits in the queue (:mod:`~aio_request.server.overload.queue`), HIGH first and
-   newest first, as long as the CoDel bound of its priority allows (each priority has its own:
-   a standing queue of LOW requests must not cut the waits of HIGH ones, whose own queue
-   drains); a full queue or a wait that ran out is
+   newest first, as long as the CoDel bound of its priority allows (each priority has its own,
+   so a standing queue of LOW requests does not cut the waits of NORMAL ones; HIGH waits are
+   never cut below the interval); a full queue or a wait that ran out is
    answered ``503`` with ``Retry-After`` and ``X-Request-Shed`` (not processed, safe to retry);
 5. when a handler finishes, the limit learns its latency and the freed slot goes to the best
    waiter (a waiter whose deadline became too short meanwhile gets its ``408``).
@@ -137,7 +137,7 @@ class OverloadProtection:
     * ``partitions`` (``PriorityPartitions()``: HIGH 100 %, NORMAL 90 %, LOW 50 %).
     * ``max_queue_size`` (100): requests that may wait for a slot.
     * ``queue_target`` (0.005 s) and ``queue_interval`` (0.1 s): the CoDel bound on waiting,
-      kept per priority.
+      kept per priority (HIGH waits up to ``queue_interval`` always).
     * ``deadline_admission`` (on): refuse a request with less time left than its route's
       typical service time; ``service_times`` (``ServiceTimes()``) learns those.
     * ``exempt_paths`` (none): request paths (exact, e.g. ``"/health"``) that are never
@@ -205,8 +205,14 @@ class OverloadProtection:
         self._queue: PriorityLifoQueue[_Pending] = PriorityLifoQueue(
             at_least("max_queue_size", max_queue_size, 1)
         )
+        # HIGH waits are never cut to the target: HIGH is served first, so a HIGH waiter waits
+        # only for the next freed slot (unless HIGH alone exceeds the capacity), and cutting
+        # that wait would shed the very requests the partitions protect.
         self._codel = {
-            priority: CoDelBound(target=queue_target, interval=queue_interval) for priority in Priority
+            priority: CoDelBound(
+                target=queue_interval if priority is Priority.HIGH else queue_target, interval=queue_interval
+            )
+            for priority in Priority
         }
         self._deadline_admission = deadline_admission
         self._service_times = service_times if service_times is not None else ServiceTimes()

@@ -231,10 +231,24 @@ async def test_a_standing_queue_of_one_priority_does_not_shorten_the_waits_of_an
     assert p.max_wait(NORMAL) == 1.0
     await clock.advance(1.5)  # the NORMAL queue has not been empty for a whole interval
     assert p.max_wait(NORMAL) == 0.005
+    assert p.max_wait(LOW) == 1.0
     assert p.max_wait(HIGH) == 1.0
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
     assert p.max_wait(NORMAL) == 1.0  # the queue was emptied
+
+
+async def test_high_waits_are_never_cut_to_the_target() -> None:
+    clock = FakeClock()
+    p = protection(FixedLimit(1), clock, queue_target=0.005, queue_interval=1.0)
+    running = await acquire(p, HIGH)
+    waiting = started(p, HIGH)
+    await settle()
+    await clock.advance(1.5)
+    assert p.max_wait(HIGH) == 1.0
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert isinstance(running, Permit)
 
 
 async def test_a_wait_ends_by_its_timer_when_no_slot_frees() -> None:
