@@ -286,7 +286,7 @@ async def _ok_handler(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok")
 
 
-def overhead(rounds: int, calls: int) -> dict[str, float]:
+def overhead(rounds: int, calls: int, only: str | None = None) -> dict[str, float]:
     """µs per call of the aiohttp and ASGI middlewares, with and without protection."""
 
     async def aiohttp_loop(middleware: Any, n: int) -> float:
@@ -350,6 +350,8 @@ def overhead(rounds: int, calls: int) -> dict[str, float]:
         asgi_shedding = aio_request.AsgiMiddleware(asgi_app, event_hub=hub, overload_protection=full)
         variants["aiohttp shed answer"] = lambda: aiohttp_loop(shedding, calls)
         variants["asgi shed answer"] = lambda: asgi_loop(asgi_shedding, calls)
+        if only is not None:
+            variants = {only: variants[only]}
         results: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):
             for name, run in variants.items():
@@ -362,6 +364,8 @@ def overhead(rounds: int, calls: int) -> dict[str, float]:
 
     results = asyncio.run(main())
     medians = {name: statistics.median(values) for name, values in results.items()}
+    if only is not None:
+        return medians
     medians["aiohttp added by protection"] = medians["aiohttp on"] - medians["aiohttp off"]
     medians["asgi added by protection"] = medians["asgi on"] - medians["asgi off"]
     return medians
@@ -424,11 +428,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--only-overhead", action="store_true")
+    parser.add_argument(
+        "--one-variant",
+        help="run only this overhead variant (e.g. 'aiohttp on') for --calls calls, for cachegrind",
+    )
     parser.add_argument("--pin", action="store_true", help="server on CPU 0, load generator on CPU 1")
     args = parser.parse_args()
     if args.pin and hasattr(os, "sched_setaffinity"):
         SERVER_CPU.append("0")
         os.sched_setaffinity(0, {1})
+    if args.one_variant:
+        overhead(1, args.calls, only=args.one_variant)
+        return
     if not args.only_overhead:
         report_halving(asyncio.run(main_async(args)))
     report_overhead(args)
