@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Final, TypeVar
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
-from aio_request._validate import at_least
+from aio_request._validate import at_least, positive
 from aio_request.events import (
     DEFAULT_EVENT_HUB,
     EventHub,
@@ -205,6 +205,11 @@ class OverloadProtection:
         self._queue: PriorityLifoQueue[_Pending] = PriorityLifoQueue(
             at_least("max_queue_size", max_queue_size, 1)
         )
+        positive("queue_target", queue_target)
+        if not positive("queue_interval", queue_interval) >= queue_target:
+            raise ValueError(
+                f"queue_interval must be >= queue_target ({queue_target!r}), got {queue_interval!r}"
+            )
         # HIGH waits are never cut to the target: HIGH is served first, so a HIGH waiter waits
         # only for the next freed slot (unless HIGH alone exceeds the capacity), and cutting
         # that wait would shed the very requests the partitions protect.

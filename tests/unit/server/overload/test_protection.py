@@ -388,7 +388,11 @@ async def test_events_report_admission_release_shedding_and_limit_changes() -> N
     ("factory", "message"),
     [
         (lambda: OverloadProtection(max_queue_size=0), r"max_queue_size must be an int >= 1, got 0"),
-        (lambda: OverloadProtection(queue_target=0), r"target must be a finite number > 0, got 0"),
+        (lambda: OverloadProtection(queue_target=0), r"queue_target must be a finite number > 0, got 0"),
+        (
+            lambda: OverloadProtection(queue_target=0.5, queue_interval=0.1),
+            r"queue_interval must be >= queue_target \(0.5\), got 0.1",
+        ),
         (lambda: OverloadProtection(exempt_paths="/health"), r"exempt_paths must be a collection"),
         (lambda: OverloadProtection(exempt_paths=["health"]), r"exempt_paths must be a collection"),
         (lambda: OverloadProtection(retry_after=-1), r"retry_after must be an int >= 0, got -1"),
