@@ -189,3 +189,71 @@ async def test_a_client_retries_a_shed_post_at_once(serve: Serve, session: aioht
             (await future).release()
         async with client.request(aio_request.post("work", b"x")) as response:
             assert response.status == 200
+
+
+class CountingLimit(FixedLimit):
+    """A fixed limit that records the samples it is told of."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.samples: list[tuple[float, int, bool]] = []
+
+    def on_sample(self, *, rtt: float, in_flight: int, dropped: bool) -> None:
+        self.samples.append((rtt, in_flight, dropped))
+
+
+async def test_a_client_that_goes_away_frees_its_slot_without_teaching_the_limit(
+    session: aiohttp.ClientSession,
+) -> None:
+    handlers = Handlers()
+    limit = CountingLimit(1)
+    protection = OverloadProtection(limit=limit)
+    app = aiohttp_app(handlers, protection)
+    async with run_aiohttp(app, handler_cancellation=True) as url:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await session.get(url / "work")
+        await wait_until(lambda: protection.in_flight == 0)
+        assert limit.samples == []
+        async with session.get(url / "fast") as response:
+            assert response.status == 200
+        assert len(limit.samples) == 1
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "uvicorn"])
+async def test_cancel_on_timeout_answers_408_and_frees_the_slot(
+    kind: str, session: aiohttp.ClientSession
+) -> None:
+    handlers = Handlers()
+    protection = OverloadProtection(limit=FixedLimit(1))
+    if kind == "aiohttp":
+
+        async def work(request: web.Request) -> web.Response:
+            return web.Response(text=await handlers.work())
+
+        app = web.Application(
+            middlewares=[
+                aio_request.aiohttp_middleware_factory(overload_protection=protection, cancel_on_timeout=True)
+            ]
+        )
+        app.router.add_get("/work", work)
+        server = run_aiohttp(app)
+    else:
+
+        async def endpoint(request: StarletteRequest) -> PlainTextResponse:
+            return PlainTextResponse(await handlers.work())
+
+        server = run_uvicorn(
+            aio_request.AsgiMiddleware(
+                Starlette(routes=[Route("/work", endpoint)]),
+                overload_protection=protection,
+                cancel_on_timeout=True,
+            )
+        )
+    async with server as url:
+        async with session.get(url / "work", headers={"X-Request-Timeout": "0.2"}) as response:
+            assert response.status == 408
+        await wait_until(lambda: protection.in_flight == 0)
+        handlers.gate.set()
+        async with session.get(url / "work") as response:
+            assert response.status == 200
