@@ -95,7 +95,7 @@ class _Pending:
 class Permit:
     """A running request's slot; :meth:`release` it exactly once when the handler is done."""
 
-    __slots__ = ("_in_flight", "_owner", "_released", "_route_of", "_started_at", "priority")
+    __slots__ = ("_deadline_at", "_in_flight", "_owner", "_released", "_route_of", "_started_at", "priority")
 
     def __init__(
         self,
@@ -104,18 +104,22 @@ class Permit:
         route_of: RouteOf,
         started_at: float,
         in_flight: int,
+        deadline_at: float,
     ) -> None:
         self._owner = owner
         self.priority = priority
         self._route_of = route_of
         self._started_at = started_at
         self._in_flight = in_flight
+        self._deadline_at = deadline_at
         self._released = False
 
     def release(self, *, cancelled: bool = False, dropped: bool = False, completed: bool = True) -> None:
         """Give the slot back. ``cancelled``: the handler's latency is unknown (not learnt);
         ``dropped``: it failed from overload (a deadline); ``completed``: it finished normally
-        (its latency counts for its route's typical service time). Later calls do nothing."""
+        (its latency counts for its route's typical service time). A handler that finished at
+        or after the request's deadline (a ``cancel_on_timeout`` 408 included) is dropped, not
+        completed. Later calls do nothing."""
         if self._released:
             return
         self._released = True
@@ -295,7 +299,7 @@ class OverloadProtection:
             # route is slow enough for the deadline to matter.
             now = self._clock.now()
             self._codel[priority].empty(now)
-            permit = self._start(priority, route_of, now, 0.0)
+            permit = self._start(priority, route_of, now, 0.0, now + remaining)
         else:
             permit = await self.acquire(priority=priority, remaining=remaining, route_of=route_of)
             if isinstance(permit, Refusal):
@@ -331,7 +335,7 @@ class OverloadProtection:
         if self._partitions.may_start(
             priority, in_flight=self._total, limit=self._limit.limit, contended=bool(queue)
         ):
-            return self._start(priority, route_of, now, 0.0)
+            return self._start(priority, route_of, now, 0.0, now + remaining)
         future: asyncio.Future[Permit | Refusal] = asyncio.get_running_loop().create_future()
         max_wait = self.max_wait(priority)
         waiter = Waiter(priority, now, now + max_wait, _Pending(future, route_of, now + remaining))
@@ -372,14 +376,16 @@ class OverloadProtection:
         elif isinstance(outcome, Permit):
             outcome.release(cancelled=True, completed=False)
 
-    def _start(self, priority: Priority, route_of: RouteOf, now: float, waited: float) -> Permit:
+    def _start(
+        self, priority: Priority, route_of: RouteOf, now: float, waited: float, deadline_at: float
+    ) -> Permit:
         self._total += 1
         in_flight = self._by_priority[priority] + 1
         self._by_priority[priority] = in_flight
         handlers = self._hub.listeners_by_type.get(OverloadAdmitted)
         if handlers:
             deliver(handlers, OverloadAdmitted(self._name, priority.value, waited, in_flight))
-        return Permit(self, priority, route_of, now, self._total)
+        return Permit(self, priority, route_of, now, self._total, deadline_at)
 
     def _refuse(self, reason: ShedReason, route_of: RouteOf, priority: Priority) -> Refusal:
         handlers = self._hub.listeners_by_type.get(OverloadShed)
@@ -397,6 +403,8 @@ class OverloadProtection:
         if handlers:
             deliver(handlers, OverloadReleased(self._name, priority.value, in_flight))
         if not cancelled:
+            if now >= permit._deadline_at:
+                dropped, completed = True, False  # ran out its deadline: not a service time
             rtt = now - permit._started_at
             self._limit.on_sample(rtt=rtt, in_flight=permit._in_flight, dropped=dropped)
             if completed:
@@ -443,4 +451,4 @@ class OverloadProtection:
             ):
                 self._resolve(waiter, self._refuse(ShedReason.DEADLINE, pending.route_of, priority))
                 continue
-            self._resolve(waiter, self._start(priority, pending.route_of, now, waited))
+            self._resolve(waiter, self._start(priority, pending.route_of, now, waited, pending.deadline_at))

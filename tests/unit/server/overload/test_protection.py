@@ -309,6 +309,18 @@ async def test_the_limit_learns_handler_latency_not_queue_time() -> None:
     assert spy.samples == [(0.5, 1, False), (0.25, 1, False)]
 
 
+async def test_a_handler_that_ran_out_its_deadline_is_dropped_and_not_a_service_time() -> None:
+    clock = FakeClock()
+    spy = SpyLimit(5)
+    p = protection(spy, clock, service_times=ServiceTimes(min_samples=1))
+    permit = await acquire(p, NORMAL, remaining=0.5)
+    assert isinstance(permit, Permit)
+    await clock.advance(0.5)
+    permit.release()  # e.g. the middleware answered its own 408 at the deadline
+    assert spy.samples == [(0.5, 1, True)]
+    assert p.service_times.typical("/work") == 0.0
+
+
 async def test_run_answers_the_refusal_and_counts_a_timeout_as_dropped() -> None:
     clock = FakeClock()
     spy = SpyLimit(1)
