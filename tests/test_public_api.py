@@ -48,6 +48,8 @@ DOCUMENTED = {
     # Beyond the original: balancing over replicas
     "BalancedEndpointProvider", "StaticReplicas", "DnsReplicas", "OutlierDetection",
     "PeakEwmaPolicy", "LeastOutstandingPolicy", "RoundRobinPolicy",
+    # Beyond the original: server overload protection
+    "OverloadProtection", "PriorityPartitions", "VegasLimit", "Gradient2Limit", "AimdLimit", "FixedLimit",
 }  # fmt: skip
 
 

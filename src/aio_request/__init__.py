@@ -78,6 +78,14 @@ from aio_request.policies.delays import (
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.server.asgi import AsgiMiddleware, asgi_timeout
+from aio_request.server.overload import (
+    AimdLimit,
+    FixedLimit,
+    Gradient2Limit,
+    OverloadProtection,
+    PriorityPartitions,
+    VegasLimit,
+)
 from aio_request.strategies import (
     MethodBasedStrategy,
     ParallelRequestStrategy,
@@ -99,6 +107,7 @@ if TYPE_CHECKING:
     from aio_request.transports.httpx import HttpxTransport
 
 __all__ = [
+    "AimdLimit",
     "AioHttpDnsResolver",
     "AioHttpTransport",
     "AsgiMiddleware",
@@ -119,6 +128,8 @@ __all__ = [
     "EmptyResponse",
     "EndpointProvider",
     "FailureKind",
+    "FixedLimit",
+    "Gradient2Limit",
     "Header",
     "Headers",
     "HedgeBudget",
@@ -130,11 +141,13 @@ __all__ = [
     "NextModuleFunc",
     "NoopCircuitBreaker",
     "OutlierDetection",
+    "OverloadProtection",
     "ParallelRequestStrategy",
     "PathParameters",
     "PeakEwmaPolicy",
     "PercentileBasedRequestAttemptDelaysProvider",
     "Priority",
+    "PriorityPartitions",
     "QueryParameters",
     "Request",
     "RequestAttemptDelaysProvider",
@@ -158,6 +171,7 @@ __all__ = [
     "TransportFailure",
     "TransportModule",
     "UnexpectedContentTypeError",
+    "VegasLimit",
     "aiohttp_middleware_factory",
     "aiohttp_timeout",
     "asgi_timeout",

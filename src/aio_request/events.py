@@ -245,6 +245,60 @@ class ReplicaAttemptFinished:
     duration: float
 
 
+@dataclasses.dataclass(slots=True)
+class OverloadLimitChanged:
+    """The concurrency limit of a server's overload protection moved from ``previous`` to ``limit``.
+
+    Also emitted once when the protection is made, with ``previous`` 0.
+
+    ``protection`` is the protection's name (``OverloadProtection(name=...)``, default ``"default"``).
+    """
+
+    protection: str
+    limit: int
+    previous: int
+
+
+@dataclasses.dataclass(slots=True)
+class OverloadAdmitted:
+    """Overload protection let a request's handler start.
+
+    ``priority`` is the request's priority (a ``str``), ``queue_time`` the seconds it waited for
+    a slot (0 when it started at once) and ``in_flight`` how many requests of that priority run
+    now, itself included.
+    """
+
+    protection: str
+    priority: str
+    queue_time: float
+    in_flight: int
+
+
+@dataclasses.dataclass(slots=True)
+class OverloadReleased:
+    """A handler admitted by overload protection finished; ``in_flight`` of its ``priority`` remain."""
+
+    protection: str
+    priority: str
+    in_flight: int
+
+
+@dataclasses.dataclass(slots=True)
+class OverloadShed:
+    """Overload protection answered a request without running its handler.
+
+    ``reason`` is ``"queue_full"`` (no slot and no room in the queue, or pushed out of it by a
+    higher priority), ``"queue_timeout"`` (waited as long as the queue allows) — both answered
+    ``503`` with ``Retry-After`` and ``X-Request-Shed`` — or ``"deadline"`` (less time left than
+    the route's typical service time; ``408`` with ``X-Do-Not-Retry``).
+    """
+
+    protection: str
+    route: str
+    priority: str
+    reason: str
+
+
 Event = (
     ServerRequestFinished
     | CircuitStateChanged
@@ -258,6 +312,10 @@ Event = (
     | ReplicaRestored
     | BalancerPanicChanged
     | ReplicaAttemptFinished
+    | OverloadLimitChanged
+    | OverloadAdmitted
+    | OverloadReleased
+    | OverloadShed
 )
 """Every event type the core emits."""
 
@@ -274,6 +332,10 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     ReplicaRestored,
     BalancerPanicChanged,
     ReplicaAttemptFinished,
+    OverloadLimitChanged,
+    OverloadAdmitted,
+    OverloadReleased,
+    OverloadShed,
 )
 """The classes of :data:`Event`, for routing tables."""
 

@@ -41,6 +41,9 @@ class Header:
     X_SERVICE_NAME: Final = istr("X-Service-Name")
     X_DO_NOT_RETRY: Final = istr("X-Do-Not-Retry")
     X_CIRCUIT_BREAKER: Final = istr("X-Circuit-Breaker")
+    X_REQUEST_SHED: Final = istr("X-Request-Shed")
+    """On a ``503``: the server shed the request without processing it, so it is safe to retry
+    (even a POST); the value names the reason (``queue_full``, ``queue_timeout``)."""
     CONTENT_TYPE: Final = istr("Content-Type")
     CONTENT_LENGTH: Final = istr("Content-Length")
     LOCATION: Final = istr("Location")

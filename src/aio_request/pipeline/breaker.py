@@ -4,7 +4,8 @@ The scope is the endpoint URL string. While the endpoint's circuit is open, no r
 and the attempt's response is a ``502`` with ``X-Circuit-Breaker`` and ``X-Do-Not-Retry``
 (its ``failure`` kind is ``CIRCUIT_OPEN``), so the default classifier accepts it and no strategy
 retries it. A response counts as a success when the client's classifier ACCEPTs it: a REJECT
-verdict (5xx, 489, 408, 429 by default) counts as a failure.
+verdict (5xx, 489, 408, 429 by default) counts as a failure, except a shed answer
+(:func:`~aio_request.policies.classify.is_shed`), which never counts against the circuit.
 
 ``setup()`` places this module after the low-timeout guard: a ``408`` produced because too
 little time was left sent nothing, so it must count neither as a success (the classifier accepts
@@ -25,8 +26,8 @@ from aio_request.http.headers import Header
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse, EmptyResponse
-from aio_request.pipeline import NextModuleFunc, RequestModule
-from aio_request.policies.classify import ResponseClassifier, ResponseVerdict
+from aio_request.pipeline.module import NextModuleFunc, RequestModule
+from aio_request.policies.classify import ResponseClassifier, ResponseVerdict, is_shed
 
 CIRCUIT_OPEN_STATUS: Final = 502
 """The status of the response produced while a circuit is open."""
@@ -57,6 +58,8 @@ class CircuitBreakerModule(RequestModule):
         self._classifier = response_classifier
 
     def _is_successful(self, response: ClosableResponse) -> bool:
+        if is_shed(response):
+            return True  # a server protecting itself is alive: never count it against the circuit
         try:
             return self._classifier.classify(response) is ResponseVerdict.ACCEPT
         except Exception:

@@ -29,6 +29,17 @@ class ResponseClassifier(abc.ABC):
 
 
 _RETRYABLE_CLIENT_STATUSES: Final = frozenset({408, 429})
+_SHED_STATUS: Final = 503
+
+
+def is_shed(response: Response) -> bool:
+    """Whether ``response`` is a server's shed answer: ``503`` with ``X-Request-Shed``.
+
+    The server did not process the request, so it is safe to send again at once, whatever the
+    method: strategies retry it without a delay (within the retry budget), the single-attempt
+    strategy retries it once, and the circuit breaker does not count it as a failure.
+    """
+    return response.status == _SHED_STATUS and Header.X_REQUEST_SHED in response.headers
 
 
 class DefaultResponseClassifier(ResponseClassifier):

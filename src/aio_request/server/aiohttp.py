@@ -41,6 +41,7 @@ from aio_request.server._incoming import (
     route_timeout_of,
 )
 from aio_request.server._tracing import load_tracing
+from aio_request.server.overload.protection import OverloadProtection, Refusal
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
@@ -115,6 +116,35 @@ class _DeadlineExpired(Exception):
     """The handler was cancelled at its deadline after its response had started."""
 
 
+async def _refusal_response(refusal: Refusal) -> web.StreamResponse:
+    return web.Response(status=refusal.status, headers=refusal.headers)
+
+
+async def _run_protected(
+    protection: OverloadProtection,
+    handler: Handler,
+    request: web.Request,
+    deadline: Deadline | None,
+    priority: Priority,
+    seconds: float,
+) -> web.StreamResponse:
+    """Run the handler (cancelled at ``deadline`` when given) under ``protection``'s admission."""
+
+    async def call() -> web.StreamResponse:
+        if deadline is not None:
+            return await _run_until(handler, request, deadline)
+        return await handler(request)
+
+    return await protection.run(
+        call,
+        _refusal_response,
+        path=request.path,
+        route_of=lambda: _route_template(request),
+        priority=priority,
+        remaining=seconds,
+    )
+
+
 def aiohttp_middleware_factory(
     *,
     timeout: float = 20,
@@ -126,6 +156,7 @@ def aiohttp_middleware_factory(
     event_hub: EventHub = DEFAULT_EVENT_HUB,
     tracing: bool | TracerProvider = False,
     metrics_provider: MetricsProvider | None = None,
+    overload_protection: OverloadProtection | None = None,
 ) -> Middleware:
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
@@ -148,6 +179,10 @@ def aiohttp_middleware_factory(
     * ``tracing`` (off): ``True`` (or a ``TracerProvider``) opens an OpenTelemetry ``SERVER`` span
       per request, child of the caller's W3C trace context and current for the handler (needs the
       ``otel`` extra; clients continue the trace with ``request_modules=[TraceContextModule()]``).
+    * ``overload_protection`` (``None``): an :class:`~aio_request.OverloadProtection` that admits,
+      queues or sheds each request before its handler runs (``503`` + ``Retry-After`` +
+      ``X-Request-Shed``, or ``408`` + ``X-Do-Not-Retry`` when too little time is left); see
+      docs/server-overload.md. Share one instance between the middlewares of a process.
 
     ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
 
@@ -165,6 +200,8 @@ def aiohttp_middleware_factory(
     )
     tracing_spans = load_tracing(tracing)
     event_hub.load_auto_listeners()
+    if overload_protection is not None and not isinstance(overload_protection, OverloadProtection):
+        raise ValueError(f"overload_protection must be an OverloadProtection, got {overload_protection!r}")
 
     @web.middleware
     async def aio_request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -194,7 +231,16 @@ def aiohttp_middleware_factory(
                     headers.getall(Header.X_REQUEST_PRIORITY, _NO_VALUES), default=options.priority
                 )
                 with set_context(deadline=deadline, priority=request_priority):
-                    if options.cancel_on_timeout:
+                    if overload_protection is not None:
+                        response = await _run_protected(
+                            overload_protection,
+                            handler,
+                            request,
+                            deadline if options.cancel_on_timeout else None,
+                            request_priority,
+                            seconds,
+                        )
+                    elif options.cancel_on_timeout:
                         response = await _run_until(handler, request, deadline)
                     else:
                         response = await handler(request)

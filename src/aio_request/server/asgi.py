@@ -50,6 +50,7 @@ from aio_request.server._incoming import (
 )
 from aio_request.server._starlette_routes import matched_route_template, route_template
 from aio_request.server._tracing import load_tracing
+from aio_request.server.overload.protection import OverloadProtection, Refusal
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
@@ -233,10 +234,12 @@ class AsgiMiddleware:
       cannot be interrupted: its ``408`` comes when it returns;
     * ASGI servers do not cancel a handler whose client went away; ``499`` is recorded when the
       app was cancelled, or when it saw ``http.disconnect`` before completing its response;
-    * the event's ``status`` is the one the app sent (500 if it raised or sent nothing).
+    * the event's ``status`` is the one the app sent (500 if it raised or sent nothing);
+    * ``overload_protection`` (``None``): as for aiohttp; exemptions match the ASGI ``path``,
+      and the route of a refused request is found by asking the app's routes (Starlette).
     """
 
-    __slots__ = ("_client_header", "_options", "_tracing", "app")
+    __slots__ = ("_client_header", "_options", "_overload", "_tracing", "app")
 
     def __init__(
         self,
@@ -250,8 +253,14 @@ class AsgiMiddleware:
         max_timeout: float | None = None,
         event_hub: EventHub = DEFAULT_EVENT_HUB,
         tracing: bool | TracerProvider = False,
+        overload_protection: OverloadProtection | None = None,
     ) -> None:
         self.app = app
+        if overload_protection is not None and not isinstance(overload_protection, OverloadProtection):
+            raise ValueError(
+                f"overload_protection must be an OverloadProtection, got {overload_protection!r}"
+            )
+        self._overload = overload_protection
         self._tracing = load_tracing(tracing)
         event_hub.load_auto_listeners()
         self._options = ServerOptions.create(
@@ -310,7 +319,12 @@ class AsgiMiddleware:
                 with set_context(deadline=deadline, priority=request_priority):
                     token = _state.set(state)
                     try:
-                        await self._call_app(scope, exchange, deadline, state)
+                        if self._overload is None:
+                            await self._call_app(scope, exchange, deadline, state)
+                        else:
+                            await self._run_protected(
+                                self._overload, scope, exchange, deadline, state, request_priority, seconds
+                            )
                     finally:
                         _state.reset(token)
                 if exchange.disconnected and not exchange.complete:
@@ -339,6 +353,42 @@ class AsgiMiddleware:
                         client=client_name(client),
                         started_at=started_at,
                     )
+
+    async def _run_protected(
+        self,
+        protection: OverloadProtection,
+        scope: Scope,
+        exchange: _Exchange,
+        deadline: Deadline,
+        state: _RequestState,
+        priority: Priority,
+        seconds: float,
+    ) -> None:
+        """Call the app under ``protection``'s admission; a refusal is answered here."""
+        root_path = scope.get("root_path", "")
+
+        def route_of() -> str:
+            # After the app ran, the router has said; before, ask the routes themselves.
+            return (
+                route_template(scope, root_path) or matched_route_template(scope, self.app) or UNMATCHED_ROUTE
+            )
+
+        async def refuse(refusal: Refusal) -> None:
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in refusal.headers
+            ]
+            headers.append((b"content-length", b"0"))
+            await exchange.send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+            await exchange.send({"type": "http.response.body", "body": b""})
+
+        await protection.run(
+            lambda: self._call_app(scope, exchange, deadline, state),
+            refuse,
+            path=str(scope.get("path", "")),
+            route_of=route_of,
+            priority=priority,
+            remaining=seconds,
+        )
 
     async def _call_app(
         self, scope: Scope, exchange: _Exchange, deadline: Deadline, state: _RequestState

@@ -22,7 +22,7 @@ from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.policies.classify import ResponseVerdict
+from aio_request.policies.classify import ResponseVerdict, is_shed
 from aio_request.policies.delays import DelaysProvider, delay_for
 from aio_request.policies.retry_after import retry_after_seconds
 
@@ -138,7 +138,8 @@ async def retry_wait_or_stop(
 ) -> float | None:
     """How long to wait before retry ``attempt`` after the rejected ``opened``, or ``None`` to stop.
 
-    The wait is the provider's delay, or the server's ``Retry-After`` when that is longer. The
+    The wait is the provider's delay, or the server's ``Retry-After`` when that is longer, or
+    none for a shed answer (:func:`~aio_request.policies.classify.is_shed`). The
     retries stop (``None``) when the deadline cannot cover the wait or the retry budget refuses.
     ``opened`` stays open when stopping (it is the answer) and is closed if anything here raises.
     """
@@ -147,6 +148,8 @@ async def retry_wait_or_stop(
         pushback = retry_after_seconds(opened.value.response)
         if pushback is not None and pushback > delay:
             delay = pushback
+        if is_shed(opened.value.response):
+            delay = 0.0  # not processed by the server: send it again at once
         if deadline.timeout <= delay or not admit_extra_attempt(send_request, AttemptKind.RETRY):
             return None
     except BaseException:

@@ -1,4 +1,4 @@
-"""One attempt, nothing more."""
+"""One attempt, plus one immediate retry of an answer the server shed without processing it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,27 @@ from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.strategies.request_strategy import RequestStrategy, ResponseWithVerdict, SendRequestFunc
+from aio_request.policies.classify import is_shed
+from aio_request.strategies.request_strategy import (
+    AttemptKind,
+    OpenedAttempt,
+    OpenedAttemptContext,
+    RequestStrategy,
+    ResponseWithVerdict,
+    SendRequestFunc,
+    Verdicted,
+    admit_extra_attempt,
+    open_attempt,
+)
 
 
 class SingleAttemptRequestStrategy(RequestStrategy):
-    """Sends exactly one attempt and returns its response whatever the verdict."""
+    """Sends one attempt and returns its response whatever the verdict.
+
+    The one exception: a shed answer (``503`` with ``X-Request-Shed``, see
+    :func:`~aio_request.policies.classify.is_shed`) was not processed, so it is sent once more at once,
+    even for a POST, when the deadline has time left and the retry budget admits it.
+    """
 
     __slots__ = ()
 
@@ -26,8 +42,30 @@ class SingleAttemptRequestStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """The attempt's own context manager."""
-        return send_request(endpoint, request, deadline, priority)
+        """The chosen attempt's context manager."""
+        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
+
+    async def _run(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> OpenedAttempt[Verdicted]:
+        opened = await open_attempt(send_request(endpoint, request, deadline, priority))
+        try:
+            if (
+                not is_shed(opened.value.response)
+                or deadline.expired
+                or not admit_extra_attempt(send_request, AttemptKind.RETRY)
+            ):
+                return opened
+        except BaseException:
+            await opened.close()
+            raise
+        await opened.close()
+        return await open_attempt(send_request(endpoint, request, deadline, priority))
 
 
 def single_attempt_strategy() -> RequestStrategy:

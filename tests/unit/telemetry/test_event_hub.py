@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import typing
 
 import pytest
 
@@ -11,6 +12,7 @@ from aio_request.events import (
     EVENT_TYPES,
     AttemptFinished,
     BudgetExhausted,
+    Event,
     EventHub,
     RequestFinished,
     ServerRequestFinished,
@@ -146,3 +148,8 @@ def test_disabling_automatic_listeners_before_or_after_they_load() -> None:
     after.emit(SERVED)
     assert loaded[0].events == []
     assert explicit.events == [SERVED], "explicit listeners stay"
+
+
+def test_every_event_class_is_routed() -> None:
+    """EVENT_TYPES lists exactly the members of the Event union: none is silently dropped."""
+    assert set(EVENT_TYPES) == set(typing.get_args(Event))

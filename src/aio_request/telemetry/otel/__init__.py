@@ -30,7 +30,12 @@ Metrics (instruments are created on first use, with the 5 ms to 20 s buckets as 
 attempt, s), ``aio_request.client.attempts`` (by ``aio_request.attempt.kind`` and
 ``aio_request.attempt.outcome``), ``aio_request.client.budget_exhausted``,
 ``aio_request.circuit_breaker.transitions``, the gauge ``aio_request.circuit_breaker.state``
-(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s). Client durations
+(0 closed, 1 half-open, 2 open) and ``http.server.request.duration`` (s); for servers with
+overload protection the gauges ``aio_request.server.concurrency_limit`` and
+``aio_request.server.in_flight`` (by ``aio_request.priority``), the counter
+``aio_request.server.shed`` (by ``aio_request.shed.reason``, ``aio_request.priority`` and
+``http.route``) and the histogram ``aio_request.server.queue_time`` (s), all with
+``aio_request.protection``. Client durations
 carry ``http.request.method``, ``server.address``, ``server.port``, ``url.template``,
 ``aio_request.status`` (the status Prometheus would record), ``http.response.status_code``
 (real responses only) and ``error.type``; ``docs/observability.md`` lists them all.

@@ -22,6 +22,10 @@ from aio_request.events import (
     Event,
     EventHandler,
     EventHub,
+    OverloadAdmitted,
+    OverloadLimitChanged,
+    OverloadReleased,
+    OverloadShed,
     RequestFinished,
     RequestStarted,
     ServerRequestFinished,
@@ -130,6 +134,26 @@ class _Instruments:
         self.server_duration = _duration_histogram(
             meter, "http.server.request.duration", "Duration of HTTP server requests"
         )
+        self.concurrency_limit = meter.create_gauge(
+            "aio_request.server.concurrency_limit",
+            unit="{request}",
+            description="The adaptive concurrency limit of a server's overload protection",
+        )
+        self.in_flight = meter.create_gauge(
+            "aio_request.server.in_flight",
+            unit="{request}",
+            description="Requests running under overload protection, by priority",
+        )
+        self.shed = meter.create_counter(
+            "aio_request.server.shed",
+            unit="{request}",
+            description="Requests answered without running by overload protection, by reason",
+        )
+        self.queue_time = _duration_histogram(
+            meter,
+            "aio_request.server.queue_time",
+            "Time requests waited for a slot under overload protection",
+        )
 
 
 class OpenTelemetryListener:
@@ -181,6 +205,10 @@ class OpenTelemetryListener:
             handlers[ServerRequestFinished] = self._server_request_finished
             handlers[BudgetExhausted] = self._budget_exhausted
             handlers[CircuitStateChanged] = self._circuit_state_changed
+            handlers[OverloadLimitChanged] = self._overload_limit_changed
+            handlers[OverloadAdmitted] = self._overload_admitted
+            handlers[OverloadReleased] = self._overload_released
+            handlers[OverloadShed] = self._overload_shed
         handlers.update(ReplicaTelemetry(self._get_meter, traces=traces, metrics=metrics).handlers)
         self.event_handlers = handlers
 
@@ -350,6 +378,39 @@ class OpenTelemetryListener:
             1, {"aio_request.endpoint": scope, "aio_request.circuit.state": state}
         )
         instruments.circuit_state.set(_CIRCUIT_STATE_VALUES.get(state, -1), {"aio_request.endpoint": scope})
+
+    # overload protection
+
+    def _overload_limit_changed(self, event: OverloadLimitChanged) -> None:
+        self._get_instruments().concurrency_limit.set(
+            event.limit, {"aio_request.protection": event.protection}
+        )
+
+    def _overload_admitted(self, event: OverloadAdmitted) -> None:
+        instruments = self._get_instruments()
+        attributes: Attributes = {
+            "aio_request.protection": event.protection,
+            "aio_request.priority": event.priority,
+        }
+        instruments.in_flight.set(event.in_flight, attributes)
+        instruments.queue_time.record(event.queue_time, attributes)
+
+    def _overload_released(self, event: OverloadReleased) -> None:
+        self._get_instruments().in_flight.set(
+            event.in_flight,
+            {"aio_request.protection": event.protection, "aio_request.priority": event.priority},
+        )
+
+    def _overload_shed(self, event: OverloadShed) -> None:
+        self._get_instruments().shed.add(
+            1,
+            {
+                "aio_request.protection": event.protection,
+                "aio_request.priority": event.priority,
+                "aio_request.shed.reason": event.reason,
+                "http.route": event.route,
+            },
+        )
 
 
 def install(

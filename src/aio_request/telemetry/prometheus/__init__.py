@@ -31,6 +31,13 @@ Counters and a gauge beyond the original aio-request:
 * ``aio_request_circuit_state_changes_total``: request_endpoint, circuit_state (entered);
 * ``aio_request_circuit_state`` (gauge): request_endpoint; 0 closed, 1 half-open, 2 open.
 
+Servers with overload protection (label ``protection``, the protection's name):
+
+* ``aio_request_server_concurrency_limit`` (gauge): protection;
+* ``aio_request_server_in_flight`` (gauge): protection, request_priority;
+* ``aio_request_server_shed_total``: protection, request_path, request_priority, reason;
+* ``aio_request_server_queue_time`` (histogram, seconds): protection, request_priority.
+
 ``request_path`` is the URL template of the request (``users/{id}``) or the route's canonical
 path on a server — never a path with ids filled in — so the number of series stays bounded.
 ``response_status`` is ``499`` for a cancelled call or attempt and ``0`` when it raised.

@@ -30,6 +30,10 @@ from aio_request.events import (
     BudgetExhausted,
     CircuitStateChanged,
     EventHandler,
+    OverloadAdmitted,
+    OverloadLimitChanged,
+    OverloadReleased,
+    OverloadShed,
     RequestFinished,
     ServerRequestFinished,
 )
@@ -63,6 +67,8 @@ _ATTEMPT_LABELS: Final = (
 )
 _SERVER_LABELS: Final = ("request_client", "request_method", "request_path", "response_status")
 _BUDGET_LABELS: Final = ("request_endpoint", "attempt_kind", "budget")
+_SHED_LABELS: Final = ("protection", "request_path", "request_priority", "reason")
+_QUEUE_LABELS: Final = ("protection", "request_priority")
 
 
 def _label(value: object) -> str:
@@ -76,7 +82,7 @@ def _label(value: object) -> str:
 class _Shard:
     """What one thread recorded; only that thread writes to it."""
 
-    __slots__ = ("attempts", "budget_exhausted", "calls", "circuit_changes", "served")
+    __slots__ = ("attempts", "budget_exhausted", "calls", "circuit_changes", "queued", "served", "shed")
 
     def __init__(self) -> None:
         self.calls: _Histograms = {}
@@ -84,6 +90,8 @@ class _Shard:
         self.served: _Histograms = {}
         self.budget_exhausted: _Counts = {}
         self.circuit_changes: _Counts = {}
+        self.queued: _Histograms = {}
+        self.shed: _Counts = {}
 
 
 def _add_histograms(target: _Histograms, source: _Histograms) -> None:
@@ -134,12 +142,19 @@ class AioRequestCollector(Collector):
         self._shards: dict[int, _Shard] = {}
         self._lock = threading.Lock()  # guards adding shards and the gauge, never the hot path
         self._circuit_state: _Counts = {}
+        # Gauges: one assignment per update, read by copying at scrape time (no lock needed).
+        self._limits: _Counts = {}
+        self._in_flight: _Counts = {}
         self.handlers: Mapping[type, EventHandler] = {
             RequestFinished: self._request_finished,
             AttemptFinished: self._attempt_finished,
             ServerRequestFinished: self._server_request_finished,
             BudgetExhausted: self._budget_exhausted,
             CircuitStateChanged: self._circuit_state_changed,
+            OverloadLimitChanged: self._overload_limit_changed,
+            OverloadAdmitted: self._overload_admitted,
+            OverloadReleased: self._overload_released,
+            OverloadShed: self._overload_shed,
         }
 
     def _new_shard(self) -> _Shard:
@@ -185,6 +200,28 @@ class AioRequestCollector(Collector):
         counts[(scope, state)] = counts.get((scope, state), 0.0) + 1.0
         with self._lock:
             self._circuit_state[(scope,)] = CIRCUIT_STATE_VALUES.get(state, -1)
+
+    def _overload_limit_changed(self, event: OverloadLimitChanged) -> None:
+        self._limits[(event.protection,)] = float(event.limit)
+
+    def _overload_admitted(self, event: OverloadAdmitted) -> None:
+        self._in_flight[(event.protection, event.priority)] = float(event.in_flight)
+        series = (self._shards.get(_get_ident()) or self._new_shard()).queued
+        self._observe(series, (event.protection, event.priority), event.queue_time)
+
+    def _overload_released(self, event: OverloadReleased) -> None:
+        self._in_flight[(event.protection, event.priority)] = float(event.in_flight)
+
+    def _overload_shed(self, event: OverloadShed) -> None:
+        counts = (self._shards.get(_get_ident()) or self._new_shard()).shed
+        key = (event.protection, event.route, event.priority, event.reason)
+        counts[key] = counts.get(key, 0.0) + 1.0
+
+    def _gauge_family(self, name: str, documentation: str, labels: Sequence[str], values: _Counts) -> Metric:
+        family = GaugeMetricFamily(name, documentation, labels=labels)
+        for key, value in values.items():
+            family.add_metric([_label(part) for part in key], value)
+        return family
 
     def _families(self, shard: _Shard, states: _Counts) -> list[Metric]:
         bounds = [repr(bound) for bound in self.buckets]  # Go's float formatting, as Prometheus wants
@@ -240,6 +277,31 @@ class AioRequestCollector(Collector):
                 shard.circuit_changes,
             ),
             state,
+            self._gauge_family(
+                "aio_request_server_concurrency_limit",
+                "The adaptive concurrency limit of a server's overload protection",
+                ("protection",),
+                dict(self._limits),
+            ),
+            self._gauge_family(
+                "aio_request_server_in_flight",
+                "Requests running under overload protection, by priority",
+                _QUEUE_LABELS,
+                dict(self._in_flight),
+            ),
+            _counter_family(
+                "aio_request_server_shed",
+                "Requests answered without running by overload protection, by reason",
+                _SHED_LABELS,
+                shard.shed,
+            ),
+            _histogram_family(
+                "aio_request_server_queue_time",
+                "Time requests waited for a slot under overload protection, seconds",
+                _QUEUE_LABELS,
+                bounds,
+                shard.queued,
+            ),
         ]
 
     def describe(self) -> Iterable[Metric]:
@@ -262,6 +324,8 @@ class AioRequestCollector(Collector):
             _add_histograms(total.served, shard.served)
             _add_counts(total.budget_exhausted, shard.budget_exhausted)
             _add_counts(total.circuit_changes, shard.circuit_changes)
+            _add_histograms(total.queued, shard.queued)
+            _add_counts(total.shed, shard.shed)
         return [family for family in self._families(total, states) if family.samples]
 
 
