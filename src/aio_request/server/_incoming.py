@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 
 from multidict import istr
 
-from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.clock import MONOTONIC_CLOCK, Clock
 from aio_request._core.validate import non_negative, positive
 from aio_request.events import EventHub, ServerRequestFinished
 from aio_request.http.headers import parse_request_timeout
@@ -97,6 +97,7 @@ class ServerOptions:
     cancel_on_timeout: bool
     max_timeout: float | None
     event_hub: EventHub
+    clock: Clock
 
     @staticmethod
     def create(
@@ -108,6 +109,7 @@ class ServerOptions:
         cancel_on_timeout: bool,
         max_timeout: float | None,
         event_hub: EventHub,
+        clock: Clock = MONOTONIC_CLOCK,
     ) -> ServerOptions:
         """Validate the options; ``ValueError`` names the bad parameter and its value."""
         checked_timeout = positive("timeout", timeout)
@@ -139,6 +141,7 @@ class ServerOptions:
             cancel_on_timeout=cancel_on_timeout,
             max_timeout=checked_max,
             event_hub=event_hub,
+            clock=clock,
         )
 
     def limit(self, route_timeout: float | None) -> float:
@@ -163,7 +166,7 @@ class ServerOptions:
     def finished(self, *, route: str, method: str, status: int, client: str, started_at: float) -> None:
         """Emit :class:`ServerRequestFinished`; callers test ``event_hub.active`` first, so that
         nothing (not even the route template) is computed when nobody listens."""
-        duration = MONOTONIC_CLOCK.now() - started_at
+        duration = self.clock.now() - started_at
         self.event_hub.emit(
             ServerRequestFinished(route=route, method=method, status=status, client=client, duration=duration)
         )

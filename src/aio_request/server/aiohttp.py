@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler, Middleware
 
-from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.clock import MONOTONIC_CLOCK, Clock
 from aio_request._core.deprecation import MetricsProvider, warn_metrics_provider
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.http.context import set_context
@@ -157,6 +157,7 @@ def aiohttp_middleware_factory(
     tracing: bool | TracerProvider = False,
     metrics_provider: MetricsProvider | None = None,
     overload_protection: OverloadProtection | None = None,
+    clock: Clock = MONOTONIC_CLOCK,
 ) -> Middleware:
     """An aiohttp middleware that sets the context's deadline and priority from the headers.
 
@@ -183,6 +184,8 @@ def aiohttp_middleware_factory(
       queues or sheds each request before its handler runs (``503`` + ``Retry-After`` +
       ``X-Request-Shed``, or ``408`` + ``X-Do-Not-Retry`` when too little time is left); see
       docs/server-overload.md. Share one instance between the middlewares of a process.
+    * ``clock`` (the monotonic clock): what the handler's deadline and the recorded duration are
+      measured on; tests pass :class:`aio_request.testing.FakeClock`.
 
     ``metrics_provider`` (deprecated, no effect) is accepted for code written for aio-request 0.2.9.
 
@@ -197,6 +200,7 @@ def aiohttp_middleware_factory(
         cancel_on_timeout=cancel_on_timeout,
         max_timeout=max_timeout,
         event_hub=event_hub,
+        clock=clock,
     )
     tracing_spans = load_tracing(tracing)
     event_hub.load_auto_listeners()
@@ -205,7 +209,7 @@ def aiohttp_middleware_factory(
 
     @web.middleware
     async def aio_request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started_at = MONOTONIC_CLOCK.now()
+        started_at = options.clock.now()
         headers = request.headers
         seconds = options.deadline_seconds(
             headers.getall(Header.X_REQUEST_TIMEOUT, _NO_VALUES), _route_timeout(request)
@@ -226,7 +230,7 @@ def aiohttp_middleware_factory(
                 if options.too_late(seconds):
                     status = TIMEOUT_STATUS
                     return _timeout_response()
-                deadline = Deadline(started_at + seconds)
+                deadline = Deadline(started_at + seconds, clock=options.clock)
                 request_priority = parse_priority(
                     headers.getall(Header.X_REQUEST_PRIORITY, _NO_VALUES), default=options.priority
                 )

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Seque
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from aio_request._core.clock import MONOTONIC_CLOCK
+from aio_request._core.clock import MONOTONIC_CLOCK, Clock
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.http.context import set_context
 from aio_request.http.deadline import Deadline
@@ -128,7 +128,9 @@ def _route_deadline(seconds: float) -> Iterator[None]:
         return
     state.route_applied = True
     options = state.options
-    deadline = Deadline(state.started_at + options.deadline_seconds(state.timeout_values, seconds))
+    deadline = Deadline(
+        state.started_at + options.deadline_seconds(state.timeout_values, seconds), clock=options.clock
+    )
     if options.too_late(deadline.timeout):
         raise _RouteDeadlineExpired
     state.move_guard(deadline)
@@ -224,7 +226,8 @@ class AsgiMiddleware:
     Options and defaults are those of :func:`aio_request.aiohttp_middleware_factory`:
     ``timeout=20``, ``priority=Priority.NORMAL``, ``low_timeout_threshold=0.005``,
     ``client_header_name="X-Service-Name"``, ``cancel_on_timeout=False``, ``max_timeout=None``,
-    ``event_hub=DEFAULT_EVENT_HUB``, ``tracing=False``. ``ValueError`` names an invalid option.
+    ``event_hub=DEFAULT_EVENT_HUB``, ``tracing=False``, ``clock=MONOTONIC_CLOCK``. ``ValueError``
+    names an invalid option.
 
     ASGI specifics:
 
@@ -254,6 +257,7 @@ class AsgiMiddleware:
         event_hub: EventHub = DEFAULT_EVENT_HUB,
         tracing: bool | TracerProvider = False,
         overload_protection: OverloadProtection | None = None,
+        clock: Clock = MONOTONIC_CLOCK,
     ) -> None:
         self.app = app
         if overload_protection is not None and not isinstance(overload_protection, OverloadProtection):
@@ -271,6 +275,7 @@ class AsgiMiddleware:
             cancel_on_timeout=cancel_on_timeout,
             max_timeout=max_timeout,
             event_hub=event_hub,
+            clock=clock,
         )
         self._client_header = self._options.client_header_name.lower().encode("latin-1")
 
@@ -280,7 +285,7 @@ class AsgiMiddleware:
             await self.app(scope, receive, send)
             return
         options = self._options
-        started_at = MONOTONIC_CLOCK.now()
+        started_at = options.clock.now()
         root_path = scope.get("root_path", "")
         timeout_values: list[str] = []
         priority_values: list[str] = []
@@ -313,7 +318,7 @@ class AsgiMiddleware:
                     exchange.status = TIMEOUT_STATUS
                     await _send_timeout(send)
                     return
-                deadline = Deadline(started_at + seconds)
+                deadline = Deadline(started_at + seconds, clock=options.clock)
                 state = _RequestState(options, started_at, timeout_values, asyncio.get_running_loop())  # noqa: TID251 (see move_guard)
                 request_priority = parse_priority(priority_values, default=options.priority)
                 with set_context(deadline=deadline, priority=request_priority):

@@ -17,6 +17,7 @@ from aio_request.events import Event, EventHub, ServerRequestFinished
 from aio_request.http.context import get_context
 from aio_request.http.priority import Priority
 from aio_request.server.aiohttp import aiohttp_middleware_factory, aiohttp_timeout
+from aio_request.testing import FakeClock
 
 from .servers import Recorder, run_aiohttp
 
@@ -362,3 +363,27 @@ def test_priority_may_be_given_as_a_string() -> None:
 def test_aiohttp_timeout_validates_seconds(seconds: float) -> None:
     with pytest.raises(ValueError, match="seconds must be a finite number > 0"):
         aiohttp_timeout(seconds=seconds)
+
+
+async def test_the_deadline_and_the_recorded_duration_use_the_injected_clock(
+    session: aiohttp.ClientSession,
+) -> None:
+    """With a fake clock the handler's deadline is exactly the header, and the recorded duration
+    exactly the fake time the handler let pass."""
+    clock = FakeClock(start=50.0)
+    recorder = Recorder()
+
+    async def handler(request: web.Request) -> web.Response:
+        deadline = get_context().deadline
+        assert deadline is not None
+        before = deadline.timeout
+        await clock.advance(0.75)
+        return web.json_response({"before": before, "after": deadline.timeout})
+
+    app = web.Application(middlewares=[aiohttp_middleware_factory(clock=clock, event_hub=recorder.hub)])
+    app.router.add_get("/timed", handler)
+    async with run_aiohttp(app) as base:
+        data = await _get_json(session, base / "timed", {"X-Request-Timeout": "2.5"})
+        (event,) = await recorder.wait_for(1)
+    assert data == {"before": 2.5, "after": 1.75}
+    assert event.duration == 0.75

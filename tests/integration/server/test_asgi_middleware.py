@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from aio_request.http.context import get_context
 from aio_request.http.priority import Priority
 from aio_request.server.asgi import AsgiMiddleware, Message, Scope, asgi_timeout
+from aio_request.testing import FakeClock
 
 from .servers import Recorder, run_uvicorn
 
@@ -476,3 +477,25 @@ def test_the_middleware_validates_its_options() -> None:
         AsgiMiddleware(app, timeout=-1)
     with pytest.raises(ValueError, match="max_timeout must be >= timeout"):
         AsgiMiddleware(app, timeout=5, max_timeout=1)
+
+
+async def test_the_deadline_and_the_recorded_duration_use_the_injected_clock() -> None:
+    """As on aiohttp: the deadline and the duration are measured on the middleware's clock."""
+    clock = FakeClock(start=50.0)
+    recorder = Recorder()
+
+    async def handler(request: Request) -> Response:
+        deadline = get_context().deadline
+        assert deadline is not None
+        before = deadline.timeout
+        await clock.advance(0.75)
+        return JSONResponse({"before": before, "after": deadline.timeout})
+
+    app = AsgiMiddleware(Starlette(routes=[Route("/timed", handler)]), clock=clock, event_hub=recorder.hub)
+    async with run_uvicorn(app) as base, aiohttp.ClientSession() as session:
+        async with session.get(base / "timed", headers={"X-Request-Timeout": "2.5"}) as response:
+            assert response.status == 200
+            data = await response.json()
+        (event,) = await recorder.wait_for(1)
+    assert data == {"before": 2.5, "after": 1.75}
+    assert event.duration == 0.75
