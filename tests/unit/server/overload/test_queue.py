@@ -1,44 +1,16 @@
-"""The pure parts: partitions, the priority LIFO queue, the CoDel bound, service times."""
+"""The HIGH-first, newest-first bounded queue and its CoDel bound on waiting."""
 
 from __future__ import annotations
 
 import pytest
 
 from aio_request import Priority
-from aio_request.server.overload import CoDelBound, PriorityPartitions, ServiceTimes
+from aio_request.server.overload import CoDelBound
 from aio_request.server.overload.queue import PriorityLifoQueue, Waiter
 
 
 def waiter(priority: Priority, at: float, name: str, expires: float = 1e9) -> Waiter[str]:
     return Waiter(priority, at, expires, name)
-
-
-# Partitions
-
-
-def test_partitions_are_not_enforced_without_contention() -> None:
-    partitions = PriorityPartitions()
-    assert partitions.may_start(Priority.LOW, in_flight=9, limit=10, contended=False)
-    assert not partitions.may_start(Priority.HIGH, in_flight=10, limit=10, contended=False)
-
-
-def test_partitions_under_contention_keep_headroom_for_higher_priorities() -> None:
-    partitions = PriorityPartitions()
-    assert partitions.may_start(Priority.HIGH, in_flight=9, limit=10, contended=True)
-    assert not partitions.may_start(Priority.NORMAL, in_flight=9, limit=10, contended=True)
-    assert partitions.may_start(Priority.NORMAL, in_flight=8, limit=10, contended=True)
-    assert not partitions.may_start(Priority.LOW, in_flight=5, limit=10, contended=True)
-    assert partitions.may_start(Priority.LOW, in_flight=4, limit=10, contended=True)
-
-
-def test_partition_shares_must_not_grow_as_priority_drops() -> None:
-    with pytest.raises(ValueError, match="high >= normal >= low"):
-        PriorityPartitions(high=0.5, normal=0.9)
-    with pytest.raises(ValueError, match=r"low must be in \(0, 1\], got 0"):
-        PriorityPartitions(low=0)
-
-
-# Queue
 
 
 def test_queue_serves_high_first_then_newest_first() -> None:
@@ -95,9 +67,6 @@ def test_removing_a_waiter_twice_reports_it() -> None:
     assert len(queue) == 0
 
 
-# CoDel
-
-
 def test_codel_allows_the_interval_until_the_queue_stands() -> None:
     codel = CoDelBound(target=0.005, interval=0.1)
     assert codel.max_wait(0.0) == 0.1  # never seen empty: not standing
@@ -129,30 +98,3 @@ def test_codel_keeps_standing_while_waiters_run_out_of_time() -> None:
 def test_codel_options_are_validated() -> None:
     with pytest.raises(ValueError, match=r"interval must be >= target \(0.1\), got 0.05"):
         CoDelBound(target=0.1, interval=0.05)
-
-
-# Service times
-
-
-def test_service_time_is_unknown_until_enough_samples() -> None:
-    times = ServiceTimes(min_samples=3)
-    times.observe("/a", 0.1)
-    times.observe("/a", 0.1)
-    assert times.typical("/a") == 0.0
-    assert not times.too_late("/a", 0.001)
-    times.observe("/a", 0.1)
-    assert times.typical("/a") == pytest.approx(0.1)
-    assert times.too_late("/a", 0.05)
-    assert not times.too_late("/a", 0.2)
-    assert times.longest_bound() == pytest.approx(0.1)
-
-
-def test_service_times_are_per_route_and_bounded() -> None:
-    times = ServiceTimes(min_samples=1, max_routes=2, smoothing=0.5)
-    times.observe("/a", 0.1)
-    times.observe("/b", 0.3)
-    times.observe("/b", 0.1)
-    assert times.typical("/b") == pytest.approx(0.2)
-    times.observe("/c", 0.05)  # forgets /a, the least recently updated
-    assert times.typical("/a") == 0.0
-    assert times.typical("/c") == pytest.approx(0.05)
