@@ -43,6 +43,8 @@ DOCUMENTED = {
     "AsgiMiddleware", "asgi_timeout",
     # Beyond the original: budgets
     "RetryBudget", "HedgeBudget",
+    # Beyond the original: client-side adaptive throttling (SRE book)
+    "AdaptiveThrottlingCircuitBreaker",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from aio_request._errors import UnexpectedContentTypeError
 from aio_request._version import __version__ as __version__
 from aio_request.budget import HedgeBudget, RetryBudget
 from aio_request.circuit_breaker import (
+    AdaptiveThrottlingCircuitBreaker,
     CircuitBreaker,
     CircuitBreakerMetrics,
     CircuitBreakerMetricsSnapshot,
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
     from aio_request.transports.httpx import HttpxTransport
 
 __all__ = [
+    "AdaptiveThrottlingCircuitBreaker",
     "AioHttpDnsResolver",
     "AioHttpTransport",
     "AsgiMiddleware",

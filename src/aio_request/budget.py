@@ -6,19 +6,34 @@ fraction of the calls made recently, as Finagle's ``RetryBudget`` and gRPC's ret
 do, so a healthy service still has its occasional failures retried while a failing one sees at
 most ``1 + ratio`` times its normal load.
 
-How the balance works, per scope:
+Which budget an attempt draws from is the attempt's kind, as its strategy decided
+(:class:`~aio_request._core.outcomes.AttemptKind`): a *retry* (sent after a rejection, nothing
+else in flight) is rationed by the retry budget; a *hedge* (sent alongside an attempt still
+waiting) is rationed by the hedge budget and is also counted as spent in the retry budget, so
+retries see the load hedges added.
 
-* every call deposits one request; every admitted extra attempt withdraws one;
-* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots), so an extra
-  attempt is admitted while ``extras_in_window < ratio * requests_in_window``;
+The retry budget, per scope:
+
+* every call deposits one request; every admitted retry withdraws one;
+* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots); a retry is
+  admitted from the proportional part while ``withdrawn < ratio * requests`` in the window (so
+  the first call of a fresh client may retry: ``0 < 0.2``);
 * beyond that, a small floor keeps retries possible for clients with little traffic: a token
-  bucket refilled at ``min_per_second`` tokens per second and holding at most
-  ``max(1, min_per_second)`` tokens (one second's worth, starting full). Unlike Finagle's
-  reserve of ``min_per_second * window`` tokens, it cannot release a burst of a whole window's
-  floor at the start of an outage.
+  bucket refilled at ``min_retries_per_second`` tokens per second and holding at most
+  ``max(1, min_retries_per_second)`` tokens (one second's worth, starting full). Unlike
+  Finagle's reserve of ``min_per_second * window`` tokens, it cannot release a burst of a whole
+  window's floor at the start of an outage.
 
-So over any span of ``T`` seconds a scope sends at most ``ratio * calls + min_per_second * T + 1``
-extra attempts.
+So over any span of ``T`` seconds within a window, ``N`` calls send at most
+``ceil(ratio * N) + min_retries_per_second * T + max(1, min_retries_per_second)`` retries; with
+the defaults and no time passing, exactly ``N + ceil(0.2 N) + 1`` requests in all when every
+attempt fails (1 call: 3 requests; 6 calls: 9; 60 calls: 73).
+
+The hedge budget, per scope, is a proportion with a *floor*: over the rolling window, hedges are
+admitted while ``hedges < max(max_extra_load * calls, min_hedges_per_second * window_seconds)``.
+At volume the proportion rules (hedges ≤ 5 % of calls, rounded up); a cold or quiet client may
+still send ``min_hedges_per_second * window_seconds`` hedges per window (50 with the defaults),
+so its first calls get every hedge their strategy asks for.
 
 Scope, and why per endpoint: in this library every attempt of a call goes to the endpoint the
 call started with, so the extra load of retries lands on that endpoint. A budget per endpoint
@@ -38,10 +53,13 @@ import math
 from typing import Final
 
 from aio_request._clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request._validate import between, fraction, non_negative
 from aio_request.events import DEFAULT_EVENT_HUB, BudgetExhausted, EventHub
 
 _SLOTS: Final = 10
+_EPSILON: Final = 1e-9
+"""Tolerance of the proportional tests: ``0.2 * 15`` is ``3.0000000000000004`` in floats."""
 MAX_SCOPES: Final = 1024
 """The most scopes (endpoints) one :class:`AttemptBudget` keeps a balance for."""
 
@@ -76,14 +94,15 @@ class RetryBudget:
 class HedgeBudget:
     """How many hedged attempts a client may send per endpoint (Finagle's ``maxExtraLoad``).
 
-    ``max_extra_load`` (0.05): hedges allowed per call over the last ``window_seconds`` (10 s),
-    in ``[0, 1]``; ``min_hedges_per_second`` (0): a floor for low traffic, >= 0. With the default
-    no floor, hedging can never add more than 5 % load, whatever the delays provider decides.
-    Hedges also draw from the :class:`RetryBudget` when one is set.
+    Over the last ``window_seconds`` (10 s), hedges ≤ ``max(max_extra_load * calls,
+    min_hedges_per_second * window_seconds)``: ``max_extra_load`` (0.05, in ``[0, 1]``) rules at
+    volume, ``min_hedges_per_second`` (5.0, >= 0) is the floor that lets a cold or quiet client
+    hedge (50 hedges per window with the defaults). Hedges are also counted as spent in the
+    :class:`RetryBudget` when one is set.
     """
 
     max_extra_load: float = 0.05
-    min_hedges_per_second: float = 0.0
+    min_hedges_per_second: float = 5.0
     window_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -96,60 +115,69 @@ DEFAULT_RETRY_BUDGET: Final = RetryBudget()
 """The retry budget ``setup()`` uses: 20 % of calls over 10 s, plus 1 per second."""
 
 DEFAULT_HEDGE_BUDGET: Final = HedgeBudget()
-"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s."""
+"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, at least 5 per second."""
 
 
-class _Balance:
-    """The rolling balance of one scope for one budget (see the module docstring)."""
+class _Window:
+    """Requests and extra attempts over a rolling window of :data:`_SLOTS` slots."""
 
-    __slots__ = (
-        "_capacity",
-        "_extras",
-        "_extras_total",
-        "_floor_rate",
-        "_ratio",
-        "_requests",
-        "_requests_total",
-        "_slot",
-        "_slot_duration",
-        "_tokens",
-        "_tokens_at",
-    )
+    __slots__ = ("_extras", "_requests", "_slot", "_slot_duration", "extras_total", "requests_total")
 
-    def __init__(self, *, ratio: float, floor_rate: float, window_seconds: float, now: float) -> None:
-        self._ratio = ratio
-        self._floor_rate = floor_rate
-        self._capacity = max(1.0, floor_rate) if floor_rate > 0 else 0.0
-        self._tokens = self._capacity
-        self._tokens_at = now
+    def __init__(self, window_seconds: float, now: float) -> None:
         self._slot_duration = window_seconds / _SLOTS
         self._slot = math.floor(now / self._slot_duration)
         self._requests = [0] * _SLOTS
         self._extras = [0] * _SLOTS
-        self._requests_total = 0
-        self._extras_total = 0
+        self.requests_total = 0
+        self.extras_total = 0
 
-    def _roll(self, now: float) -> int:
+    def roll(self, now: float) -> int:
+        """Forget the slots whose time is over; the index of the current slot."""
         slot = math.floor(now / self._slot_duration)
         passed = slot - self._slot
         if passed > 0:
             if passed >= _SLOTS:
                 self._requests = [0] * _SLOTS
                 self._extras = [0] * _SLOTS
-                self._requests_total = self._extras_total = 0
+                self.requests_total = self.extras_total = 0
             else:
                 for step in range(1, passed + 1):
                     index = (self._slot + step) % _SLOTS
-                    self._requests_total -= self._requests[index]
-                    self._extras_total -= self._extras[index]
+                    self.requests_total -= self._requests[index]
+                    self.extras_total -= self._extras[index]
                     self._requests[index] = self._extras[index] = 0
             self._slot = slot
         return slot % _SLOTS
 
+    def add_request(self, now: float) -> None:
+        self._requests[self.roll(now)] += 1
+        self.requests_total += 1
+
+    def add_extra(self, now: float) -> None:
+        self._extras[self.roll(now)] += 1
+        self.extras_total += 1
+
+
+class _RetryBalance:
+    """The retry budget of one scope: a proportion of the window's calls plus a token floor."""
+
+    __slots__ = ("_capacity", "_floor_rate", "_ratio", "_tokens", "_tokens_at", "_window")
+
+    def __init__(self, settings: RetryBudget, now: float) -> None:
+        self._ratio = settings.ratio
+        self._floor_rate = settings.min_retries_per_second
+        self._capacity = max(1.0, self._floor_rate) if self._floor_rate > 0 else 0.0
+        self._tokens = self._capacity
+        self._tokens_at = now
+        self._window = _Window(settings.window_seconds, now)
+
     def deposit(self, now: float) -> None:
-        index = self._roll(now)
-        self._requests[index] += 1
-        self._requests_total += 1
+        self._window.add_request(now)
+
+    def _proportion_allows(self, now: float) -> bool:
+        window = self._window
+        window.roll(now)
+        return window.extras_total < self._ratio * window.requests_total - _EPSILON
 
     def _refill(self, now: float) -> None:
         if self._capacity:
@@ -159,27 +187,51 @@ class _Balance:
             self._tokens_at = now
 
     def available(self, now: float) -> bool:
-        self._roll(now)
-        if self._extras_total < self._ratio * self._requests_total:
+        if self._proportion_allows(now):
             return True
         self._refill(now)
         return self._tokens >= 1.0
 
     def withdraw(self, now: float) -> None:
-        """Take one extra attempt; call only right after :meth:`available` returned True."""
-        index = self._roll(now)
-        if self._extras_total < self._ratio * self._requests_total:
-            self._extras[index] += 1
-            self._extras_total += 1
+        """Take one retry; call only right after :meth:`available` returned True."""
+        if self._proportion_allows(now):
+            self._window.add_extra(now)
         else:
             self._refill(now)
             self._tokens -= 1.0
+
+    def spend(self, now: float) -> None:
+        """Count a hedge sent: it uses the proportion up (never the floor's tokens)."""
+        self._window.add_extra(now)
+
+
+class _HedgeBalance:
+    """The hedge budget of one scope: ``max(proportion of calls, floor)`` over the window."""
+
+    __slots__ = ("_floor", "_ratio", "_window")
+
+    def __init__(self, settings: HedgeBudget, now: float) -> None:
+        self._ratio = settings.max_extra_load
+        self._floor = settings.min_hedges_per_second * settings.window_seconds
+        self._window = _Window(settings.window_seconds, now)
+
+    def deposit(self, now: float) -> None:
+        self._window.add_request(now)
+
+    def available(self, now: float) -> bool:
+        window = self._window
+        window.roll(now)
+        allowed = max(self._ratio * window.requests_total, self._floor)
+        return window.extras_total < allowed - _EPSILON
+
+    def withdraw(self, now: float) -> None:
+        self._window.add_extra(now)
 
 
 class _ScopeBalances:
     __slots__ = ("hedge", "retry")
 
-    def __init__(self, retry: _Balance | None, hedge: _Balance | None) -> None:
+    def __init__(self, retry: _RetryBalance | None, hedge: _HedgeBalance | None) -> None:
         self.retry = retry
         self.hedge = hedge
 
@@ -187,13 +239,14 @@ class _ScopeBalances:
 class AttemptBudget:
     """One client's ledger of extra attempts, per scope (endpoint URL string).
 
-    ``retry`` rations every extra attempt (retries and hedges), ``hedge`` additionally rations
-    hedges; ``None`` turns that budget off. A refusal is announced as a
+    ``retry`` rations retries (and counts hedges as spent), ``hedge`` rations hedges; ``None``
+    turns that budget off. A refusal is announced as a
     :class:`~aio_request.events.BudgetExhausted` event on ``event_hub``.
 
     >>> budget = AttemptBudget(retry=RetryBudget(ratio=0.5, min_retries_per_second=0))
     >>> budget.record_request("http://a/"); budget.record_request("http://a/")
-    >>> budget.admit("http://a/", hedge=False), budget.admit("http://a/", hedge=False)
+    >>> from aio_request._core.outcomes import AttemptKind
+    >>> budget.admit("http://a/", AttemptKind.RETRY), budget.admit("http://a/", AttemptKind.RETRY)
     (True, False)
     """
 
@@ -228,22 +281,8 @@ class AttemptBudget:
         if balances is None:
             retry, hedge = self._retry, self._hedge
             balances = _ScopeBalances(
-                None
-                if retry is None
-                else _Balance(
-                    ratio=retry.ratio,
-                    floor_rate=retry.min_retries_per_second,
-                    window_seconds=retry.window_seconds,
-                    now=now,
-                ),
-                None
-                if hedge is None
-                else _Balance(
-                    ratio=hedge.max_extra_load,
-                    floor_rate=hedge.min_hedges_per_second,
-                    window_seconds=hedge.window_seconds,
-                    now=now,
-                ),
+                None if retry is None else _RetryBalance(retry, now),
+                None if hedge is None else _HedgeBalance(hedge, now),
             )
             if len(self._scopes) >= MAX_SCOPES:
                 del self._scopes[next(iter(self._scopes))]
@@ -261,30 +300,35 @@ class AttemptBudget:
         if balances.hedge is not None:
             balances.hedge.deposit(now)
 
-    def admit(self, scope: str, *, hedge: bool) -> bool:
-        """Whether one more attempt (a hedge if ``hedge``, else a retry) may go to ``scope`` now.
+    def admit(self, scope: str, kind: AttemptKind) -> bool:
+        """Whether one more attempt of ``kind`` may go to ``scope`` now (and account for it if so).
 
-        When admitted, the attempt is withdrawn from every budget it draws from.
+        A ``RETRY`` is rationed by the retry budget; a ``HEDGE`` by the hedge budget, and is then
+        counted as spent in the retry budget too. ``FIRST`` attempts are never rationed.
         """
-        if self._retry is None and (self._hedge is None or not hedge):
+        if kind is AttemptKind.FIRST or (self._retry is None and self._hedge is None):
             return True
         now = self._clock.now()
         balances = self._balances(scope, now)
-        hedge_balance = balances.hedge if hedge else None
-        if hedge_balance is not None and not hedge_balance.available(now):
-            self._refused(scope, hedge, "hedge")
-            return False
         retry_balance = balances.retry
-        if retry_balance is not None and not retry_balance.available(now):
-            self._refused(scope, hedge, "retry")
-            return False
-        if hedge_balance is not None:
-            hedge_balance.withdraw(now)
+        if kind is AttemptKind.HEDGE:
+            hedge_balance = balances.hedge
+            if hedge_balance is not None:
+                if not hedge_balance.available(now):
+                    self._refused(scope, kind, BudgetKind.HEDGE)
+                    return False
+                hedge_balance.withdraw(now)
+            if retry_balance is not None:
+                retry_balance.spend(now)
+            return True
         if retry_balance is not None:
+            if not retry_balance.available(now):
+                self._refused(scope, kind, BudgetKind.RETRY)
+                return False
             retry_balance.withdraw(now)
         return True
 
-    def _refused(self, scope: str, hedge: bool, budget: str) -> None:
+    def _refused(self, scope: str, kind: AttemptKind, budget: BudgetKind) -> None:
         hub = self._event_hub
         if hub.active:
-            hub.emit(BudgetExhausted(scope=scope, kind="hedge" if hedge else "retry", budget=budget))
+            hub.emit(BudgetExhausted(scope=scope, kind=kind, budget=budget))

@@ -8,6 +8,7 @@ import pytest
 
 import aio_request
 from aio_request import EmptyResponse, constant_delays, get, parallel_strategy, sequential_strategy
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request.budget import MAX_SCOPES, AttemptBudget, HedgeBudget, RetryBudget
 from aio_request.events import BudgetExhausted, Event, EventHub
 from aio_request.response import BufferedResponse
@@ -18,8 +19,10 @@ A = "http://a.test/"
 B = "http://b.test/"
 
 
-def admitted(budget: AttemptBudget, scope: str = A, *, hedge: bool = False, tries: int = 1000) -> int:
-    return sum(budget.admit(scope, hedge=hedge) for _ in range(tries))
+def admitted(
+    budget: AttemptBudget, scope: str = A, *, kind: AttemptKind = AttemptKind.RETRY, tries: int = 1000
+) -> int:
+    return sum(budget.admit(scope, kind) for _ in range(tries))
 
 
 @pytest.mark.parametrize(
@@ -93,13 +96,13 @@ def test_hedges_draw_from_the_hedge_and_the_retry_budget() -> None:
     clock = FakeClock()
     budget = AttemptBudget(
         retry=RetryBudget(ratio=0.2, min_retries_per_second=0),
-        hedge=HedgeBudget(max_extra_load=0.05),
+        hedge=HedgeBudget(max_extra_load=0.05, min_hedges_per_second=0),
         clock=clock,
     )
     for _ in range(100):
         budget.record_request(A)
-    assert admitted(budget, hedge=True) == 5
-    assert admitted(budget, hedge=False) == 15, "the 5 hedges were also taken from the 20 % budget"
+    assert admitted(budget, kind=AttemptKind.HEDGE) == 5
+    assert admitted(budget) == 15, "the 5 hedges were also taken from the 20 % budget"
 
 
 def test_scopes_have_separate_balances_and_are_bounded() -> None:
@@ -119,16 +122,19 @@ def test_refusals_are_events_and_no_budget_admits_everything() -> None:
     hub.subscribe(events.append)
     budget = AttemptBudget(
         retry=RetryBudget(ratio=0, min_retries_per_second=0),
-        hedge=HedgeBudget(max_extra_load=0),
+        hedge=HedgeBudget(max_extra_load=0, min_hedges_per_second=0),
         clock=FakeClock(),
         event_hub=hub,
     )
     budget.record_request(A)
-    assert not budget.admit(A, hedge=False)
-    assert not budget.admit(A, hedge=True)
-    assert events == [BudgetExhausted(A, "retry", "retry"), BudgetExhausted(A, "hedge", "hedge")]
+    assert not budget.admit(A, AttemptKind.RETRY)
+    assert not budget.admit(A, AttemptKind.HEDGE)
+    assert events == [
+        BudgetExhausted(A, AttemptKind.RETRY, BudgetKind.RETRY),
+        BudgetExhausted(A, AttemptKind.HEDGE, BudgetKind.HEDGE),
+    ]
     unlimited = AttemptBudget(retry=None, hedge=None, clock=FakeClock())
-    assert admitted(unlimited) == admitted(unlimited, hedge=True) == 1000
+    assert admitted(unlimited) == admitted(unlimited, kind=AttemptKind.HEDGE) == 1000
 
 
 async def calls_against(transport: FakeTransport, count: int, **options: object) -> int:
@@ -167,7 +173,14 @@ async def test_a_healthy_service_still_gets_its_occasional_failures_retried() ->
     assert await calls_against(transport, 300) == 300
 
 
-async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() -> None:
+@pytest.mark.parametrize(
+    ("hedge_budget", "expected"),
+    [(HedgeBudget(min_hedges_per_second=0), 105), (HedgeBudget(), 150)],
+    ids=["5 % of 100 calls", "the floor: 5/s over 10 s"],
+)
+async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts(
+    hedge_budget: HedgeBudget, expected: int
+) -> None:
     clock = FakeClock()
     transport = FakeTransport(lambda url, request: BufferedResponse(status=200), latency=1.0, clock=clock)
     client = aio_request.setup(
@@ -175,6 +188,7 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() ->
         endpoint=A,
         clock=clock,
         safe_method_strategy=parallel_strategy(delays_provider=constant_delays(delay=0.1)),
+        hedge_budget=hedge_budget,
     )
 
     async def one() -> int:
@@ -185,7 +199,7 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() ->
         return await asyncio.gather(*(one() for _ in range(100)))
 
     assert await run_on_clock(clock, hundred, step=0.05) == [200] * 100
-    assert len(transport.requests) == 105, "5 % of 100 calls may hedge"
+    assert len(transport.requests) == expected, "hedges <= max(5 % of calls, floor x window)"
 
 
 @pytest.mark.parametrize(

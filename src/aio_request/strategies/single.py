@@ -6,11 +6,17 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
+from aio_request._core.outcomes import AttemptKind
 from aio_request.deadline import Deadline
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse
-from aio_request.strategies.request_strategy import RequestStrategy, ResponseWithVerdict, SendRequestFunc
+from aio_request.strategies.request_strategy import (
+    RequestStrategy,
+    ResponseWithVerdict,
+    SendRequestFunc,
+    send_attempt,
+)
 
 
 class SingleAttemptRequestStrategy(RequestStrategy):
@@ -27,7 +33,7 @@ class SingleAttemptRequestStrategy(RequestStrategy):
         priority: Priority,
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """The attempt's own context manager."""
-        return send_request(endpoint, request, deadline, priority)
+        return send_attempt(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
 
 
 def single_attempt_strategy() -> RequestStrategy:

@@ -6,15 +6,24 @@ import asyncio
 
 import pytest
 
-from aio_request import Deadline, Priority, constant_delays, get, parallel_strategy
+from aio_request import Deadline, Priority, constant_delays, get, linear_backoff_delays, parallel_strategy
 from aio_request.testing import FakeClock
 from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
 
 
 async def race(
-    clock: FakeClock, sender: ScriptedSender, *, attempts_count: int = 3, delay: float = 0.1
+    clock: FakeClock,
+    sender: ScriptedSender,
+    *,
+    attempts_count: int = 3,
+    delay: float = 0.1,
+    start_after_rejection: bool = False,
 ) -> tuple[int, list[int]]:
-    strategy = parallel_strategy(attempts_count=attempts_count, delays_provider=constant_delays(delay=delay))
+    strategy = parallel_strategy(
+        attempts_count=attempts_count,
+        delays_provider=constant_delays(delay=delay),
+        start_after_rejection=start_after_rejection,
+    )
     deadline = Deadline.from_timeout(10, clock=clock)
 
     async def work() -> tuple[int, list[int]]:
@@ -35,12 +44,43 @@ async def test_a_fast_hedge_wins_and_the_slow_attempt_is_cancelled_before_the_bo
     assert sender.open_attempts == []
 
 
-async def test_a_rejection_starts_the_next_attempt_at_once() -> None:
+async def test_after_a_rejection_the_next_attempt_starts_at_its_scheduled_delay() -> None:
     clock = FakeClock()
     sender = ScriptedSender(clock, [(503, 0.02), (200, 0.02)])
     status, _ = await race(clock, sender, attempts_count=2, delay=0.5)
     assert status == 200
+    assert sender.started_at == pytest.approx([0, 0.5], abs=0.011), "one by one, delays between"
+
+
+async def test_the_readme_example_waits_its_delay_after_a_fast_failure() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0.001), (503, 0.001), (200, 0.001)])
+    strategy = parallel_strategy(
+        attempts_count=3, delays_provider=linear_backoff_delays(min_delay_seconds=0.1, delay_multiplier=0.1)
+    )
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work, step=0.001) == 200
+    first, second, third = sender.started_at
+    assert 0.16 - 0.002 <= second - first <= 0.24 + 0.002, "delay(1) = 0.2 s, jitter ±20 %"
+    assert 0.24 - 0.002 <= third - second <= 0.36 + 0.002, "delay(2) = 0.3 s, jitter ±20 %"
+
+
+async def test_start_after_rejection_starts_the_next_attempt_at_once() -> None:
+    clock = FakeClock()
+    sender = ScriptedSender(clock, [(503, 0.02), (200, 0.02)])
+    status, _ = await race(clock, sender, attempts_count=2, delay=0.5, start_after_rejection=True)
+    assert status == 200
     assert sender.started_at == pytest.approx([0, 0.02], abs=0.011)
+
+
+def test_start_after_rejection_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="start_after_rejection must be a bool, got 1"):
+        parallel_strategy(start_after_rejection=1)  # type: ignore[arg-type]
 
 
 async def test_never_more_than_attempts_count_and_a_rejection_is_returned() -> None:

@@ -37,7 +37,12 @@ def decline() -> None:
     return
 
 
-AUTO = "tests.unit.telemetry.test_event_hub:make_recorder"
+AUTO = make_recorder
+
+
+def broken() -> None:
+    """An automatic-listener factory that fails."""
+    raise RuntimeError("cannot start")
 
 
 @pytest.fixture(autouse=True)
@@ -124,11 +129,19 @@ def test_building_a_client_loads_the_automatic_listeners() -> None:
 def test_a_missing_integration_is_skipped_quietly_and_leaves_the_hub_inactive(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hub = EventHub(auto_listeners=["aio_request_no_such_module:listener", f"{__name__}:decline"])
+    hub = EventHub(auto_listeners=[decline])
     with caplog.at_level(logging.WARNING):
         hub.load_auto_listeners()
     assert not hub.active
     assert caplog.records == []
+
+
+def test_a_failing_factory_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    hub = EventHub(auto_listeners=[broken, AUTO])
+    with caplog.at_level(logging.ERROR):
+        hub.load_auto_listeners()
+    assert len(loaded) == 1, "the next factory still ran"
+    assert "failed to start" in caplog.text
 
 
 def test_disabling_automatic_listeners_before_or_after_they_load() -> None:

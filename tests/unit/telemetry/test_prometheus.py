@@ -17,7 +17,7 @@ import aio_request
 from aio_request import EmptyResponse, get
 from aio_request.events import BudgetExhausted, CircuitStateChanged, EventHub, ServerRequestFinished
 from aio_request.response import BufferedResponse
-from aio_request.telemetry.prometheus import DEFAULT_BUCKETS, PrometheusMetrics, install
+from aio_request.telemetry.prometheus import DEFAULT_BUCKETS, PrometheusMetrics, default_listener, install
 from aio_request.testing import FakeClock
 from tests.unit.strategies.scripted import run_on_clock
 
@@ -256,7 +256,7 @@ def test_invalid_buckets_are_refused(buckets: list[float]) -> None:
 
 
 def test_install_replaces_the_automatic_listener_with_a_registry_of_ones_own() -> None:
-    hub = EventHub(auto_listeners=["aio_request.telemetry.prometheus:default_listener"])
+    hub = EventHub(auto_listeners=[default_listener])
     registry = prometheus_client.CollectorRegistry()
     unsubscribe = install(registry, event_hub=hub)
     hub.emit(ServerRequestFinished(route="/", method="GET", status=200, client="", duration=0.01))

@@ -1,0 +1,1 @@
+"""The lowest layer: clock, validation, errors, the outcome vocabulary and task creation."""
