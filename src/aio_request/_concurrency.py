@@ -50,7 +50,7 @@ class _Race(Generic[T]):
         start: Callable[[int, int], Coroutine[Any, Any, T]],
         *,
         count: int,
-        delay_before: Callable[[int], float],
+        delay_before: Callable[[int], float | None],
         is_winner: Callable[[T], bool],
         discard: Callable[[T], Awaitable[None]],
         may_start: Callable[[int], bool],
@@ -88,7 +88,11 @@ class _Race(Generic[T]):
         self._started += 1
 
     def _arm_timer(self) -> None:
-        timer = self._timer = self._loop.create_task(self._clock.sleep(self._delay_before(self._started)))
+        delay = self._delay_before(self._started)
+        if delay is None:
+            self._started = self._count  # no further attempt is due
+            return
+        timer = self._timer = self._loop.create_task(self._clock.sleep(delay))
         timer.add_done_callback(self._poke)
 
     def _disarm_timer(self) -> None:
@@ -191,7 +195,7 @@ async def staggered_race(
     start: Callable[[int, int], Coroutine[Any, Any, T]],
     *,
     count: int,
-    delay_before: Callable[[int], float],
+    delay_before: Callable[[int], float | None],
     is_winner: Callable[[T], bool],
     discard: Callable[[T], Awaitable[None]],
     may_start: Callable[[int], bool],
@@ -201,7 +205,8 @@ async def staggered_race(
 ) -> T:
     """Start ``start(0, 0)``, then ``start(k, in_flight)`` ``delay_before(k)`` after attempt ``k-1``.
 
-    ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts.
+    ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts;
+    ``delay_before(k)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt ``k``.
     Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False`` ends the
     starting. A result for which ``is_winner`` is true is returned at once; a losing result for
     which ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts

@@ -32,7 +32,7 @@ attempt fails (1 call: 3 requests; 6 calls: 9; 60 calls: 73).
 The hedge budget, per scope, is a proportion with a *floor*: over the rolling window, hedges are
 admitted while ``hedges < max(max_extra_load * calls, min_hedges_per_second * window_seconds)``.
 At volume the proportion rules (hedges ≤ 5 % of calls, rounded up); a cold or quiet client may
-still send ``min_hedges_per_second * window_seconds`` hedges per window (50 with the defaults),
+still send ``min_hedges_per_second * window_seconds`` hedges per window (100 with the defaults),
 so its first calls get every hedge their strategy asks for.
 
 Scope, and why per endpoint: in this library every attempt of a call goes to the endpoint the
@@ -96,13 +96,13 @@ class HedgeBudget:
 
     Over the last ``window_seconds`` (10 s), hedges ≤ ``max(max_extra_load * calls,
     min_hedges_per_second * window_seconds)``: ``max_extra_load`` (0.05, in ``[0, 1]``) rules at
-    volume, ``min_hedges_per_second`` (5.0, >= 0) is the floor that lets a cold or quiet client
-    hedge (50 hedges per window with the defaults). Hedges are also counted as spent in the
+    volume, ``min_hedges_per_second`` (10.0, >= 0) is the floor that lets a cold or quiet client
+    hedge (100 hedges per window with the defaults). Hedges are also counted as spent in the
     :class:`RetryBudget` when one is set.
     """
 
     max_extra_load: float = 0.05
-    min_hedges_per_second: float = 5.0
+    min_hedges_per_second: float = 10.0
     window_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -115,7 +115,7 @@ DEFAULT_RETRY_BUDGET: Final = RetryBudget()
 """The retry budget ``setup()`` uses: 20 % of calls over 10 s, plus 1 per second."""
 
 DEFAULT_HEDGE_BUDGET: Final = HedgeBudget()
-"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, at least 5 per second."""
+"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, at least 10 per second."""
 
 
 class _Window:

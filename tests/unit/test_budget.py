@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from fractions import Fraction
 
 import pytest
 
@@ -175,8 +177,8 @@ async def test_a_healthy_service_still_gets_its_occasional_failures_retried() ->
 
 @pytest.mark.parametrize(
     ("hedge_budget", "expected"),
-    [(HedgeBudget(min_hedges_per_second=0), 105), (HedgeBudget(), 150)],
-    ids=["5 % of 100 calls", "the floor: 5/s over 10 s"],
+    [(HedgeBudget(min_hedges_per_second=0), 105), (HedgeBudget(), 200)],
+    ids=["5 % of 100 calls", "the floor: 10/s over 10 s covers every hedge"],
 )
 async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts(
     hedge_budget: HedgeBudget, expected: int

@@ -126,10 +126,16 @@ class ParallelRequestStrategy(RequestStrategy):
             # get the fallback too): no more attempts against it now.
             return retry_after_seconds(response) is not None or _is_circuit_fallback(response)
 
+        delays = resolve_delays(self._delays_provider, request)
+
+        def delay_before(number: int) -> float | None:
+            delay = delays(number)
+            return None if deadline.timeout <= delay else delay  # due after the deadline: never
+
         return await staggered_race(
             start,
             count=self._attempts_count,
-            delay_before=resolve_delays(self._delays_provider, request),
+            delay_before=delay_before,
             is_winner=_is_accepted,
             discard=_close,
             may_start=may_start,
