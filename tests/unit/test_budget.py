@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
-from fractions import Fraction
 
 import pytest
 
