@@ -187,7 +187,8 @@ async def test_adaptive_hedging_cuts_the_tail_within_the_hedge_budget(
         async with client.request(aio_request.get("thing")) as response:
             assert response.status == 200
         durations.append(time.monotonic() - started)
-    assert delays.percentile_of(aio_request.get("thing")) == 0.05, "fast answers: the minimum delay"
-    assert max(durations) < 0.5, "every slow answer was overtaken by a hedge after about 50 ms"
+    learned = delays.percentile_of(aio_request.get("thing"))
+    assert learned is not None and learned <= 0.05, "fast answers: a hedge within a few ms"
+    assert max(durations) < 0.5, "every slow answer was overtaken by a hedge"
     extra = len(server.hits) - 200
     assert 1 <= extra <= 0.05 * 200 + 1

@@ -10,7 +10,12 @@ locally, without being sent, with probability::
 While the backend accepts at least one request in ``k`` (2 by default), nothing is rejected;
 when it accepts none, almost every request is rejected locally — but never all of them, so the
 client keeps sampling the backend and the probability falls as soon as accepts come back.
-Unlike an open circuit, there is no fixed break: recovery starts with the first success.
+Unlike an open circuit, there is no fixed break: recovery starts with the first success, and
+each accept lets more requests through, so the throttle lets go within several windows of the
+backend healing (about 8 at 100 requests per window in the tests; fewer at low traffic, where
+``requests + 1`` lets more through). The window sets both speeds: how fast the throttle
+follows an incident, and how fast it lets go after one; how many requests fall in a window sets
+how hard it throttles (at most ``requests / (requests + 1)`` are rejected).
 
 Counted per request: a rejected one as a request without accept; a finished one as a request,
 and an accept when ``is_successful``; one that raised as a request without accept. A cancelled
@@ -131,7 +136,7 @@ class AdaptiveThrottlingCircuitBreaker(CircuitBreaker[TScope, TResult]):
         probability = self._probability(throttle, now)
         self._report(scope, throttle, probability)
         if probability > 0 and self._rng() < probability:
-            throttle.metrics.add(is_successful=False, now=now)
+            self._count(scope, throttle, accepted=False, now=now)
             return fallback
         try:
             result = await operation()
@@ -139,10 +144,14 @@ class AdaptiveThrottlingCircuitBreaker(CircuitBreaker[TScope, TResult]):
         except asyncio.CancelledError:
             raise
         except BaseException:
-            throttle.metrics.add(is_successful=False, now=self._clock.now())
+            self._count(scope, throttle, accepted=False, now=self._clock.now())
             raise
-        throttle.metrics.add(is_successful=successful, now=self._clock.now())
+        self._count(scope, throttle, accepted=successful, now=self._clock.now())
         return result
+
+    def _count(self, scope: TScope, throttle: _Throttle, *, accepted: bool, now: float) -> None:
+        throttle.metrics.add(is_successful=accepted, now=now)
+        self._report(scope, throttle, self._probability(throttle, now))
 
     @property
     def state(self) -> Mapping[TScope, CircuitState]:
