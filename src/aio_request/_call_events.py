@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import NamedTuple
 
 from aio_request._clock import Clock
 from aio_request._core.outcomes import (
@@ -40,12 +39,8 @@ from aio_request.response import Response
 _request_ids = itertools.count(1)
 
 
-class AttemptStart(NamedTuple):
-    """What :meth:`CallTelemetry.attempt_started` returns, for the matching ``*_finished``."""
-
-    number: int
-    kind: AttemptKind
-    started_at: float
+AttemptStart = tuple[int, AttemptKind, float]
+"""An attempt's number, kind and start time, from :meth:`CallTelemetry.attempt_started`."""
 
 
 class CallTelemetry:
@@ -122,13 +117,14 @@ class CallTelemetry:
                     request=request,
                 ),
             )
-        return AttemptStart(number, kind, self._clock.now())
+        return number, kind, self._clock.now()
 
     def attempt_finished(self, started: AttemptStart, response: Response, verdict: ResponseVerdict) -> None:
         """Emit :class:`AttemptFinished` for an attempt's response and verdict."""
         handlers = self._on_attempt_finished
         if not handlers:
             return
+        number, kind, started_at = started
         failure = response.failure
         deliver(
             handlers,
@@ -137,14 +133,14 @@ class CallTelemetry:
                 endpoint=self._endpoint,
                 method=self._method,
                 path=self._path,
-                attempt=started.number,
-                kind=started.kind,
+                attempt=number,
+                kind=kind,
                 status=response.status,
                 verdict=verdict,
                 failure=None if failure is None else failure.kind,
                 cancelled=False,
                 error=None,
-                duration=self._clock.now() - started.started_at,
+                duration=self._clock.now() - started_at,
             ),
         )
 
@@ -153,6 +149,7 @@ class CallTelemetry:
         handlers = self._on_attempt_finished
         if not handlers:
             return
+        number, kind, started_at = started
         cancelled = isinstance(error, asyncio.CancelledError)
         deliver(
             handlers,
@@ -161,14 +158,14 @@ class CallTelemetry:
                 endpoint=self._endpoint,
                 method=self._method,
                 path=self._path,
-                attempt=started.number,
-                kind=started.kind,
+                attempt=number,
+                kind=kind,
                 status=CANCELLED_STATUS if cancelled else ERROR_STATUS,
                 verdict=None,
                 failure=None,
                 cancelled=cancelled,
                 error=None if cancelled else error,
-                duration=self._clock.now() - started.started_at,
+                duration=self._clock.now() - started_at,
             ),
         )
 

@@ -4,10 +4,10 @@ Why not :class:`asyncio.TaskGroup` or :func:`asyncio.wait`: a task group re-rais
 errors wrapped in an ``ExceptionGroup`` and gives no hook to release the results of attempts
 that finished in the same instant as the winner, and ``asyncio.wait`` costs several loop
 iterations per call, which dominated the price of a hedged request. The race below keeps the
-same discipline by hand — every task it creates (the attempts and the timer, which sleeps on the
-injected clock) is cancelled if still running and awaited before it returns or raises, every
-result that is not returned is handed to ``discard`` — and wakes on one future poked by the
-tasks' done callbacks.
+same discipline by hand — every task it creates is cancelled if still running and awaited
+before it returns or raises, every result that is not returned is handed to ``discard`` — and
+wakes on one future poked by the tasks' done callbacks and by a timer of the injected clock
+(:meth:`~aio_request._clock.Clock.call_later`: a loop timer on the real clock, no task).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from aio_request._clock import Clock
+from aio_request._clock import Clock, Timer
 
 T = TypeVar("T")
 
@@ -36,12 +36,12 @@ class _Race(Generic[T]):
         "_is_winner",
         "_loop",
         "_may_start",
-        "_retired",
         "_running",
         "_start",
         "_start_after_loss",
         "_started",
         "_timer",
+        "_timer_fired",
         "_wake",
     )
 
@@ -70,8 +70,8 @@ class _Race(Generic[T]):
         self._clock = clock
         self._started = 0
         self._running: list[asyncio.Task[T]] = []
-        self._retired: list[asyncio.Task[None]] = []
-        self._timer: asyncio.Task[None] | None = None
+        self._timer: Timer | None = None
+        self._timer_fired = False
         self._wake: asyncio.Future[None] = self._loop.create_future()
         self._best: T | None = None
         self._has_best = False
@@ -92,15 +92,17 @@ class _Race(Generic[T]):
         if delay is None:
             self._started = self._count  # no further attempt is due
             return
-        timer = self._timer = self._loop.create_task(self._clock.sleep(delay))
-        timer.add_done_callback(self._poke)
+        self._timer_fired = False
+        self._timer = self._clock.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer_fired = True
+        self._poke()
 
     def _disarm_timer(self) -> None:
-        """Cancel the timer; the cancelled task is kept to be awaited in :meth:`_finish`."""
         timer, self._timer = self._timer, None
-        if timer is not None and not timer.done():
+        if timer is not None:
             timer.cancel()
-            self._retired.append(timer)
 
     def _stop_starting(self) -> None:
         self._disarm_timer()
@@ -131,9 +133,9 @@ class _Race(Generic[T]):
                     break
                 await self._wake
                 self._wake = self._loop.create_future()
-                timer = self._timer
-                start_next = timer is not None and timer.done()
+                start_next = self._timer_fired
                 if start_next:
+                    self._timer_fired = False
                     self._timer = None
                 for task in [task for task in self._running if task.done()]:
                     self._running.remove(task)
@@ -158,9 +160,8 @@ class _Race(Generic[T]):
     async def _finish(self, returning: T | None) -> None:
         """Cancel and await everything still running; discard every result but ``returning``."""
         self._disarm_timer()
-        leftovers: list[asyncio.Future[Any]] = [*self._running, *self._retired]
+        leftovers: list[asyncio.Future[Any]] = [*self._running]
         self._running.clear()
-        self._retired.clear()
         for task in leftovers:
             task.cancel()
         cancelled_again = False

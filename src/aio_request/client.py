@@ -203,7 +203,7 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         priority = normalize_priority(priority, context.priority)
         endpoint = await client.endpoint_provider.get()
         strategy = self._strategy
-        if strategy is None:
+        if strategy is None or strategy is client.strategy:
             strategy, observers = client.strategy, client.observers
         else:
             observers = client.observers_for(strategy)

@@ -145,6 +145,11 @@ class _Sleeper:
     future: asyncio.Future[None] = dataclasses.field(compare=False)
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class FakeClock:
     """A :class:`~aio_request._clock.Clock` whose time moves only when :meth:`advance` is awaited.
 
@@ -189,6 +194,22 @@ class FakeClock:
         heapq.heappush(self._sleepers, _Sleeper(self._now + seconds, self._order, future))
         # Cancelling the caller cancels the future; advance() skips cancelled sleepers.
         await future
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> asyncio.Future[None]:
+        """Call ``callback()`` once the clock has been advanced by ``seconds``.
+
+        Returns a future whose ``cancel()`` drops the callback; a zero or negative delay calls
+        it at the loop's next iteration.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(lambda done: None if done.cancelled() else callback())
+        if not seconds > 0:
+            loop.call_soon(_resolve, future)
+            return future
+        self._order += 1
+        heapq.heappush(self._sleepers, _Sleeper(self._now + seconds, self._order, future))
+        return future
 
     @property
     def sleepers(self) -> int:

@@ -23,7 +23,7 @@ DEFAULT_DURATION: Final = 60.0
 """Seconds of timeline of a default run (``--duration``)."""
 DEFAULT_CALLS: Final = 4500
 """Calls per strategy of a default run (``--requests``): 75 per second."""
-QUICK_DURATION: Final = 9.5
+QUICK_DURATION: Final = 13.5
 """Seconds of timeline with ``--quick``."""
 QUICK_CALLS: Final = 1000
 """Calls per strategy with ``--quick``: the fewest for which p99.9 is not the maximum."""
