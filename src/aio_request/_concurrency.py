@@ -109,11 +109,13 @@ class _Race(Generic[T]):
         self._started = self._count
 
     def _try_launch(self) -> None:
-        """Start the next attempt if allowed; otherwise start no more."""
+        """Start the next attempt if allowed; if refused, ask again later or start no more."""
         if self._may_start(len(self._running)):
             self._launch()
-        else:
+        elif not self._running:
             self._stop_starting()
+        # Refused while attempts are in flight: the loop re-arms the timer and asks again
+        # ``delay_before`` later for the same attempt (a budget refills as calls arrive).
 
     async def _keep_best(self, result: T) -> None:
         previous, had = self._best, self._has_best
@@ -209,7 +211,7 @@ async def staggered_race(
     ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts;
     ``delay_before(k)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt ``k``.
     Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False`` ends the
-    starting. A result for which ``is_winner`` is true is returned at once; a losing result for
+    starting when nothing is in flight, and otherwise postpones that attempt by its delay again. A result for which ``is_winner`` is true is returned at once; a losing result for
     which ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts
     the next attempt at once instead of at its scheduled time. Without a winner, the last result
     to finish is returned. Everything else is cancelled, awaited and discarded before this

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
 import pytest
+import yarl
 
 from aio_request import Deadline, Priority, constant_delays, get, linear_backoff_delays, parallel_strategy
+from aio_request._core.outcomes import AttemptKind
+from aio_request.request import Request
+from aio_request.response import ClosableResponse
+from aio_request.strategies import AttemptSender, ResponseWithVerdict
 from aio_request.testing import FakeClock
 from tests.unit.strategies.scripted import ENDPOINT, ScriptedSender, run_on_clock
 
@@ -141,3 +147,62 @@ async def test_single_attempt_count_sends_one() -> None:
     status, _ = await race(clock, sender, attempts_count=1)
     assert status == 503
     assert len(sender.started_at) == 1
+
+
+class RationedSender(AttemptSender):
+    """A scripted sender whose budget refuses the first ``refusals`` extra attempts."""
+
+    def __init__(self, scripted: ScriptedSender, refusals: int) -> None:
+        self.scripted = scripted
+        self.refusals = refusals
+        self.asked: list[tuple[float, AttemptKind]] = []
+
+    def __call__(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        return self.scripted(endpoint, request, deadline, priority)
+
+    def send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        return self.scripted(endpoint, request, deadline, priority)
+
+    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
+        self.asked.append((self.scripted.clock.now(), kind))
+        if self.refusals:
+            self.refusals -= 1
+            return False
+        return True
+
+
+async def test_a_refused_hedge_is_asked_for_again_one_delay_later() -> None:
+    clock = FakeClock()
+    scripted = ScriptedSender(clock, [(200, 1.0), (201, 0.01)])
+    sender = RationedSender(scripted, refusals=2)
+    strategy = parallel_strategy(attempts_count=2, delays_provider=constant_delays(delay=0.1))
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work) == 201
+    assert [round(at, 2) for at, _ in sender.asked] == [0.1, 0.2, 0.3]
+    assert {kind for _, kind in sender.asked} == {AttemptKind.HEDGE}
+    assert scripted.started_at == pytest.approx([0, 0.3], abs=0.011)
+
+
+async def test_a_refused_retry_ends_the_call_with_the_rejection() -> None:
+    clock = FakeClock()
+    scripted = ScriptedSender(clock, [(503, 0.01), (200, 0.01)])
+    sender = RationedSender(scripted, refusals=1)
+    strategy = parallel_strategy(attempts_count=2, delays_provider=constant_delays(delay=0.1))
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work) == 503
+    assert [kind for _, kind in sender.asked] == [AttemptKind.RETRY]
+    assert len(scripted.started_at) == 1
