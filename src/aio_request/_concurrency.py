@@ -211,11 +211,12 @@ async def staggered_race(
     ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts;
     ``delay_before(k)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt ``k``.
     Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False`` ends the
-    starting when nothing is in flight, and otherwise postpones that attempt by its delay again. A result for which ``is_winner`` is true is returned at once; a losing result for
-    which ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts
-    the next attempt at once instead of at its scheduled time. Without a winner, the last result
-    to finish is returned. Everything else is cancelled, awaited and discarded before this
-    returns or raises.
+    starting when nothing is in flight, and otherwise postpones that attempt by its delay again.
+    A result for which ``is_winner`` is true is returned at once; a losing result for which
+    ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts the
+    next attempt at once instead of at its scheduled time. Without a winner, the last result to
+    finish is returned. Everything else is cancelled, awaited and discarded before this returns
+    or raises.
     """
     race = _Race(
         start,

@@ -56,8 +56,9 @@ class ParallelRequestStrategy(RequestStrategy):
     (``AttemptKind.HEDGE``: the client's hedge budget rations it); one started when every earlier
     attempt was already rejected is a *retry* (``AttemptKind.RETRY``: the retry budget rations
     it). A hedge the budget refuses is asked for again one delay later, as long as an attempt is
-    still in flight; a refused retry ends the call. A rejection does not hurry the next attempt: it still starts at its scheduled time, which
-    gives a passing blip time to pass; ``start_after_rejection=True`` starts it at once instead.
+    still in flight; a refused retry ends the call. A rejection does not hurry the next attempt:
+    it still starts at its scheduled time, which gives a passing blip time to pass;
+    ``start_after_rejection=True`` starts it at once instead.
     No further attempt is started once a rejected response is a 429 or 503 with ``Retry-After``:
     the server asked to back off, hedging would defy it.
 
