@@ -15,8 +15,10 @@ import math
 import random
 import statistics
 import timeit
+from collections.abc import Callable
 
 from aio_request import get
+from aio_request._clock import Timer
 from aio_request.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 from aio_request.response import BufferedResponse
 
@@ -40,6 +42,9 @@ class _SteppingClock:
 
     async def sleep(self, seconds: float) -> None:
         self._now += seconds
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        raise NotImplementedError("the provider never schedules anything")
 
 
 def main() -> None:

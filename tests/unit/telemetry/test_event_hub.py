@@ -7,6 +7,7 @@ import logging
 import pytest
 
 import aio_request
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request.events import (
     EVENT_TYPES,
     AttemptFinished,
@@ -20,7 +21,7 @@ from aio_request.testing import FakeTransport
 from .helpers import Recorder
 
 SERVED = ServerRequestFinished(route="/x", method="GET", status=200, client="", duration=0.1)
-REFUSED = BudgetExhausted(scope="http://a/", kind="retry", budget="retry")
+REFUSED = BudgetExhausted(scope="http://a/", kind=AttemptKind.RETRY, budget=BudgetKind.RETRY)
 
 loaded: list[Recorder] = []
 
