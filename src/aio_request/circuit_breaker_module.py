@@ -18,6 +18,7 @@ from typing import Any, Final
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from aio_request._core.outcomes import CIRCUIT_OPEN_STATUS as CIRCUIT_OPEN_STATUS  # re-exported
 from aio_request._errors import FailureKind, TransportFailure
 from aio_request.circuit_breaker import CircuitBreaker
 from aio_request.classify import ResponseClassifier, ResponseVerdict
@@ -27,9 +28,6 @@ from aio_request.pipeline import NextModuleFunc, RequestModule
 from aio_request.priority import Priority
 from aio_request.request import Request
 from aio_request.response import ClosableResponse, EmptyResponse
-
-CIRCUIT_OPEN_STATUS: Final = 502
-"""The status of the response produced while a circuit is open."""
 
 CIRCUIT_OPEN_RESPONSE: Final = EmptyResponse(
     status=CIRCUIT_OPEN_STATUS,
