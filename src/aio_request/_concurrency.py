@@ -36,6 +36,7 @@ class _Race(Generic[T]):
         "_is_winner",
         "_loop",
         "_may_start",
+        "_postponed",
         "_running",
         "_start",
         "_start_after_loss",
@@ -50,7 +51,7 @@ class _Race(Generic[T]):
         start: Callable[[int, int], Coroutine[Any, Any, T]],
         *,
         count: int,
-        delay_before: Callable[[int], float | None],
+        delay_before: Callable[[int, int], float | None],
         is_winner: Callable[[T], bool],
         discard: Callable[[T], Awaitable[None]],
         may_start: Callable[[int], bool],
@@ -69,6 +70,7 @@ class _Race(Generic[T]):
         self._start_after_loss = start_after_loss
         self._clock = clock
         self._started = 0
+        self._postponed = 0
         self._running: list[asyncio.Task[T]] = []
         self._timer: Timer | None = None
         self._timer_fired = False
@@ -86,9 +88,10 @@ class _Race(Generic[T]):
         task.add_done_callback(self._poke)
         self._running.append(task)
         self._started += 1
+        self._postponed = 0
 
     def _arm_timer(self) -> None:
-        delay = self._delay_before(self._started)
+        delay = self._delay_before(self._started, self._postponed)
         if delay is None:
             self._started = self._count  # no further attempt is due
             return
@@ -114,8 +117,10 @@ class _Race(Generic[T]):
             self._launch()
         elif not self._running:
             self._stop_starting()
-        # Refused while attempts are in flight: the loop re-arms the timer and asks again
-        # ``delay_before`` later for the same attempt (a budget refills as calls arrive).
+        else:
+            # Refused while attempts are in flight: the loop re-arms the timer and asks again
+            # for the same attempt later (a budget refills as calls arrive).
+            self._postponed += 1
 
     async def _keep_best(self, result: T) -> None:
         previous, had = self._best, self._has_best
@@ -198,7 +203,7 @@ async def staggered_race(
     start: Callable[[int, int], Coroutine[Any, Any, T]],
     *,
     count: int,
-    delay_before: Callable[[int], float | None],
+    delay_before: Callable[[int, int], float | None],
     is_winner: Callable[[T], bool],
     discard: Callable[[T], Awaitable[None]],
     may_start: Callable[[int], bool],
@@ -209,9 +214,10 @@ async def staggered_race(
     """Start ``start(0, 0)``, then ``start(k, in_flight)`` ``delay_before(k)`` after attempt ``k-1``.
 
     ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts;
-    ``delay_before(k)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt ``k``.
-    Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False`` ends the
-    starting when nothing is in flight, and otherwise postpones that attempt by its delay again.
+    ``delay_before(k, 0)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt
+    ``k``. Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False``
+    ends the starting when nothing is in flight, and otherwise postpones that attempt by
+    ``delay_before(k, n)`` for its ``n``-th postponement.
     A result for which ``is_winner`` is true is returned at once; a losing result for which
     ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts the
     next attempt at once instead of at its scheduled time. Without a winner, the last result to

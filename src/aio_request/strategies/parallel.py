@@ -55,8 +55,9 @@ class ParallelRequestStrategy(RequestStrategy):
     An attempt started while another one is still waiting for its response is a *hedge*
     (``AttemptKind.HEDGE``: the client's hedge budget rations it); one started when every earlier
     attempt was already rejected is a *retry* (``AttemptKind.RETRY``: the retry budget rations
-    it). A hedge the budget refuses is asked for again one delay later, as long as an attempt is
-    still in flight; a refused retry ends the call. A rejection does not hurry the next attempt:
+    it). A hedge the budget refuses is asked for again one delay later, then two, four, ...
+    delays later, as long as an attempt is still in flight (and not at all with a zero delay); a
+    refused retry ends the call. A rejection does not hurry the next attempt:
     it still starts at its scheduled time, which gives a passing blip time to pass;
     ``start_after_rejection=True`` starts it at once instead.
     No further attempt is started once a rejected response is a 429 or 503 with ``Retry-After``:
@@ -130,8 +131,14 @@ class ParallelRequestStrategy(RequestStrategy):
 
         delays = resolve_delays(self._delays_provider, request)
 
-        def delay_before(number: int) -> float | None:
+        def delay_before(number: int, postponed: int) -> float | None:
             delay = delays(number)
+            if postponed:
+                # A refused hedge is asked for again after its delay, doubled at each refusal
+                # (never with no delay: that would spin while the attempts in flight run).
+                if delay <= 0:
+                    return None
+                delay *= 2 ** (postponed - 1)
             return None if deadline.timeout <= delay else delay  # due after the deadline: never
 
         return await staggered_race(

@@ -175,7 +175,7 @@ class RationedSender(AttemptSender):
         return True
 
 
-async def test_a_refused_hedge_is_asked_for_again_one_delay_later() -> None:
+async def test_a_refused_hedge_is_asked_for_again_after_doubling_delays() -> None:
     clock = FakeClock()
     scripted = ScriptedSender(clock, [(200, 1.0), (201, 0.01)])
     sender = RationedSender(scripted, refusals=2)
@@ -187,9 +187,24 @@ async def test_a_refused_hedge_is_asked_for_again_one_delay_later() -> None:
             return result.response.status
 
     assert await run_on_clock(clock, work) == 201
-    assert [round(at, 2) for at, _ in sender.asked] == [0.1, 0.2, 0.3]
+    assert [round(at, 2) for at, _ in sender.asked] == [0.1, 0.2, 0.4]
     assert {kind for _, kind in sender.asked} == {AttemptKind.HEDGE}
-    assert scripted.started_at == pytest.approx([0, 0.3], abs=0.011)
+    assert scripted.started_at == pytest.approx([0, 0.4], abs=0.011)
+
+
+async def test_a_refused_hedge_with_no_delay_is_not_asked_again() -> None:
+    clock = FakeClock()
+    scripted = ScriptedSender(clock, [(200, 1.0), (201, 0.01)])
+    sender = RationedSender(scripted, refusals=1)
+    strategy = parallel_strategy(attempts_count=2, delays_provider=constant_delays(delay=0))
+    deadline = Deadline.from_timeout(10, clock=clock)
+
+    async def work() -> int:
+        async with strategy.request(sender, ENDPOINT, get("x"), deadline, Priority.NORMAL) as result:
+            return result.response.status
+
+    assert await run_on_clock(clock, work) == 200
+    assert len(sender.asked) == 1, "no spinning while the first attempt runs"
 
 
 async def test_a_refused_retry_ends_the_call_with_the_rejection() -> None:
