@@ -6,8 +6,9 @@ Every mode gets a fresh server generator with the same seed and a fresh client, 
 connections up on another path (so nothing is learned from the warm-up), then sends
 ``--requests`` GETs at ``--concurrency``. Modes are interleaved over ``--rounds`` rounds and
 each figure is the median over the rounds. Reported per mode: latency percentiles of the calls,
-success rate, load amplification (requests the server received per call), hedges the budgets
-refused (per call), throughput and the client's CPU per call.
+success rate, load amplification (requests the server received per call), budget refusals per
+call (a refused hedge is asked for again after doubling delays; every refusal counts),
+throughput and the client's CPU per call.
 
 Reading the table: at a fixed concurrency (a closed loop), a single-attempt worker spends about
 two thirds of its time waiting on 1 s answers, so the single mode runs at a third of the others'
@@ -211,7 +212,7 @@ async def main(requests: int, concurrency: int, seed: int, rounds: int, rate: fl
             for name, strategy in MODES.items():
                 results[name].append(await run_mode(endpoint, strategy, requests, concurrency, seed, rate))
         print(
-            "| mode | p50 ms | p90 ms | p99 ms | p99.9 ms | success | requests/call | hedges refused "
+            "| mode | p50 ms | p90 ms | p99 ms | p99.9 ms | success | requests/call | refusals/call "
             "| calls/s | CPU µs/call |"
         )
         print("|---|---|---|---|---|---|---|---|---|---|")
