@@ -85,8 +85,8 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
         try:
             response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
         except BaseException as error:
-            if started is not None:
-                telemetry.attempt_failed(started, error)  # type: ignore[union-attr]
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
             raise
         self._response = response
         if self._observers:
@@ -95,12 +95,12 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
             verdict = self._classifier.classify(response)
         except BaseException as error:
             self._response = None
-            if started is not None:
-                telemetry.attempt_failed(started, error)  # type: ignore[union-attr]
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
             await response.close()
             raise
-        if started is not None:
-            telemetry.attempt_finished(started, response, verdict)  # type: ignore[union-attr]
+        if telemetry is not None and started is not None:
+            telemetry.attempt_finished(started, response, verdict)
         return ResponseWithVerdict(response, verdict)
 
     async def __aexit__(
