@@ -12,28 +12,26 @@ else in flight) is rationed by the retry budget; a *hedge* (sent alongside an at
 waiting) is rationed by the hedge budget and is also counted as spent in the retry budget, so
 retries see the load hedges added.
 
-The retry budget, per scope:
+Each budget, per scope, works the same way:
 
-* every call deposits one request; every admitted retry withdraws one;
-* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots); a retry is
-  admitted from the proportional part while ``withdrawn < ratio * requests`` in the window (so
-  the first call of a fresh client may retry: ``0 < 0.2``);
-* beyond that, a small floor keeps retries possible for clients with little traffic: a token
-  bucket refilled at ``min_retries_per_second`` tokens per second and holding at most
-  ``max(1, min_retries_per_second)`` tokens (one second's worth, starting full). Unlike
+* every call deposits one request; every admitted extra attempt withdraws one;
+* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots); an extra
+  attempt is admitted from the proportional part while ``withdrawn < ratio * requests`` in the
+  window (so the first call of a fresh client may retry: ``0 < 0.2``);
+* beyond that, a floor keeps extra attempts possible for clients with little traffic: a token
+  bucket refilled at the floor's rate (``min_retries_per_second``, ``min_hedges_per_second``)
+  and holding at most ``max(1, rate)`` tokens (one second's worth, starting full). Unlike
   Finagle's reserve of ``min_per_second * window`` tokens, it cannot release a burst of a whole
   window's floor at the start of an outage.
 
-So over any span of ``T`` seconds within a window, ``N`` calls send at most
-``ceil(ratio * N) + min_retries_per_second * T + max(1, min_retries_per_second)`` retries; with
-the defaults and no time passing, exactly ``N + ceil(0.2 N) + 1`` requests in all when every
-attempt fails (1 call: 3 requests; 6 calls: 9; 60 calls: 73).
-
-The hedge budget, per scope, is a proportion with a *floor*: over the rolling window, hedges are
-admitted while ``hedges < max(max_extra_load * calls, min_hedges_per_second * window_seconds)``.
-At volume the proportion rules (hedges ≤ 5 % of calls, rounded up); a cold or quiet client may
-still send ``min_hedges_per_second * window_seconds`` hedges per window (100 with the defaults),
-so its first calls get every hedge their strategy asks for.
+So over any span of ``T`` seconds within a window, ``N`` calls are sent at most
+``ceil(ratio * N) + rate * T + max(1, rate)`` extra attempts of a budget. For the retry budget
+with its defaults and no time passing, that is exactly ``N + ceil(0.2 N) + 1`` requests in all
+when every attempt fails (1 call: 3 requests; 6 calls: 9; 60 calls: 73). For the hedge budget
+(5 %, floor 10/s holding 10) a cold or quiet client gets every hedge its strategy asks for —
+the first call of a fresh client both hedges of ``attempts_count=3``, a client making four
+calls a second, each hedged twice, all of them — while at volume the floor adds ``10/s`` to the
+5 % (1 % of a thousand calls a second).
 
 Scope, and why per endpoint: in this library every attempt of a call goes to the endpoint the
 call started with, so the extra load of retries lands on that endpoint. A budget per endpoint
@@ -94,11 +92,10 @@ class RetryBudget:
 class HedgeBudget:
     """How many hedged attempts a client may send per endpoint (Finagle's ``maxExtraLoad``).
 
-    Over the last ``window_seconds`` (10 s), hedges ≤ ``max(max_extra_load * calls,
-    min_hedges_per_second * window_seconds)``: ``max_extra_load`` (0.05, in ``[0, 1]``) rules at
-    volume, ``min_hedges_per_second`` (10.0, >= 0) is the floor that lets a cold or quiet client
-    hedge (100 hedges per window with the defaults). Hedges are also counted as spent in the
-    :class:`RetryBudget` when one is set.
+    ``max_extra_load`` (0.05, in ``[0, 1]``): hedges allowed per call over the last
+    ``window_seconds`` (10 s); ``min_hedges_per_second`` (10.0, >= 0): the floor beyond that, a
+    token bucket of this rate holding one second's worth, so that a cold or quiet client hedges.
+    Hedges are also counted as spent in the :class:`RetryBudget` when one is set.
     """
 
     max_extra_load: float = 0.05
@@ -115,7 +112,7 @@ DEFAULT_RETRY_BUDGET: Final = RetryBudget()
 """The retry budget ``setup()`` uses: 20 % of calls over 10 s, plus 1 per second."""
 
 DEFAULT_HEDGE_BUDGET: Final = HedgeBudget()
-"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, at least 10 per second."""
+"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, plus 10 per second."""
 
 
 class _Window:
@@ -158,18 +155,18 @@ class _Window:
         self.extras_total += 1
 
 
-class _RetryBalance:
-    """The retry budget of one scope: a proportion of the window's calls plus a token floor."""
+class _Balance:
+    """One budget of one scope: a proportion of the window's calls, then a token floor."""
 
     __slots__ = ("_capacity", "_floor_rate", "_ratio", "_tokens", "_tokens_at", "_window")
 
-    def __init__(self, settings: RetryBudget, now: float) -> None:
-        self._ratio = settings.ratio
-        self._floor_rate = settings.min_retries_per_second
-        self._capacity = max(1.0, self._floor_rate) if self._floor_rate > 0 else 0.0
+    def __init__(self, *, ratio: float, floor_rate: float, window_seconds: float, now: float) -> None:
+        self._ratio = ratio
+        self._floor_rate = floor_rate
+        self._capacity = max(1.0, floor_rate) if floor_rate > 0 else 0.0
         self._tokens = self._capacity
         self._tokens_at = now
-        self._window = _Window(settings.window_seconds, now)
+        self._window = _Window(window_seconds, now)
 
     def deposit(self, now: float) -> None:
         self._window.add_request(now)
@@ -193,7 +190,7 @@ class _RetryBalance:
         return self._tokens >= 1.0
 
     def withdraw(self, now: float) -> None:
-        """Take one retry; call only right after :meth:`available` returned True."""
+        """Take one extra attempt; call only right after :meth:`available` returned True."""
         if self._proportion_allows(now):
             self._window.add_extra(now)
         else:
@@ -201,37 +198,14 @@ class _RetryBalance:
             self._tokens -= 1.0
 
     def spend(self, now: float) -> None:
-        """Count a hedge sent: it uses the proportion up (never the floor's tokens)."""
-        self._window.add_extra(now)
-
-
-class _HedgeBalance:
-    """The hedge budget of one scope: ``max(proportion of calls, floor)`` over the window."""
-
-    __slots__ = ("_floor", "_ratio", "_window")
-
-    def __init__(self, settings: HedgeBudget, now: float) -> None:
-        self._ratio = settings.max_extra_load
-        self._floor = settings.min_hedges_per_second * settings.window_seconds
-        self._window = _Window(settings.window_seconds, now)
-
-    def deposit(self, now: float) -> None:
-        self._window.add_request(now)
-
-    def available(self, now: float) -> bool:
-        window = self._window
-        window.roll(now)
-        allowed = max(self._ratio * window.requests_total, self._floor)
-        return window.extras_total < allowed - _EPSILON
-
-    def withdraw(self, now: float) -> None:
+        """Count an attempt another budget admitted: it uses the proportion up, never the floor."""
         self._window.add_extra(now)
 
 
 class _ScopeBalances:
     __slots__ = ("hedge", "retry")
 
-    def __init__(self, retry: _RetryBalance | None, hedge: _HedgeBalance | None) -> None:
+    def __init__(self, retry: _Balance | None, hedge: _Balance | None) -> None:
         self.retry = retry
         self.hedge = hedge
 
@@ -281,8 +255,22 @@ class AttemptBudget:
         if balances is None:
             retry, hedge = self._retry, self._hedge
             balances = _ScopeBalances(
-                None if retry is None else _RetryBalance(retry, now),
-                None if hedge is None else _HedgeBalance(hedge, now),
+                None
+                if retry is None
+                else _Balance(
+                    ratio=retry.ratio,
+                    floor_rate=retry.min_retries_per_second,
+                    window_seconds=retry.window_seconds,
+                    now=now,
+                ),
+                None
+                if hedge is None
+                else _Balance(
+                    ratio=hedge.max_extra_load,
+                    floor_rate=hedge.min_hedges_per_second,
+                    window_seconds=hedge.window_seconds,
+                    now=now,
+                ),
             )
             if len(self._scopes) >= MAX_SCOPES:
                 del self._scopes[next(iter(self._scopes))]

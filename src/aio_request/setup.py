@@ -11,7 +11,7 @@
 | ``emit_system_headers`` | ``True`` |
 | ``circuit_breaker`` | ``None``: no circuit breaker (scope: the endpoint URL string) |
 | ``retry_budget`` | ``RetryBudget()``: retries ≤ 20 % of calls per endpoint + 1/s; ``None``: off |
-| ``hedge_budget`` | ``HedgeBudget()``: hedges ≤ max(5 % of calls, 10/s) per endpoint; ``None``: off |
+| ``hedge_budget`` | ``HedgeBudget()``: hedges ≤ 5 % of calls per endpoint + 10/s; ``None``: off |
 | ``response_observers`` | none; the observers each strategy holds are added per call (below) |
 
 The per-attempt pipeline is: low-timeout guard → circuit breaker → ``request_modules`` (yours,

@@ -9,8 +9,8 @@
 
 Phase 1 turns every protection off (``retry_budget=None, hedge_budget=None``, no breaker), so
 each strategy shows its raw effect. Phase 2 is plain ``setup()``: its default budgets
-(``RetryBudget()``: retries ≤ 20 % of calls + 1/s; ``HedgeBudget()``: hedges ≤ 5 % of calls, at
-least 10/s) and no breaker. Phases 3 and 4 add a breaker to those defaults, side by side:
+(``RetryBudget()``: retries ≤ 20 % of calls + 1/s; ``HedgeBudget()``: hedges ≤ 5 % of calls +
+10/s) and no breaker. Phases 3 and 4 add a breaker to those defaults, side by side:
 :data:`BREAKER_SETTINGS` for :class:`DefaultCircuitBreaker`, :data:`THROTTLE_SETTINGS` for
 :class:`AdaptiveThrottlingCircuitBreaker`. The adaptive provider keeps its defaults (p95 of
 recent latencies, clamped to [5 ms, 10 s]) except its window: a tenth of the run (at least
