@@ -9,8 +9,10 @@ most ``1 + ratio`` times its normal load.
 Which budget an attempt draws from is the attempt's kind, as its strategy decided
 (:class:`~aio_request._core.outcomes.AttemptKind`): a *retry* (sent after a rejection, nothing
 else in flight) is rationed by the retry budget; a *hedge* (sent alongside an attempt still
-waiting) is rationed by the hedge budget and is also counted as spent in the retry budget, so
-retries see the load hedges added.
+waiting) by the hedge budget. Each budget counts only its own kind: were hedges also charged to
+the retry budget, a hedging client would lose the retries an error burst needs to its own
+hedges, which do nothing against fast errors. The extra load is bounded by the sum of the two
+budgets' bounds.
 
 Each budget, per scope, works the same way:
 
@@ -95,7 +97,6 @@ class HedgeBudget:
     ``max_extra_load`` (0.05, in ``[0, 1]``): hedges allowed per call over the last
     ``window_seconds`` (10 s); ``min_hedges_per_second`` (10.0, >= 0): the floor beyond that, a
     token bucket of this rate holding one second's worth, so that a cold or quiet client hedges.
-    Hedges are also counted as spent in the :class:`RetryBudget` when one is set.
     """
 
     max_extra_load: float = 0.05
@@ -197,9 +198,6 @@ class _Balance:
             self._refill(now)
             self._tokens -= 1.0
 
-    def spend(self, now: float) -> None:
-        """Count an attempt another budget admitted: it uses the proportion up, never the floor."""
-        self._window.add_extra(now)
 
 
 class _ScopeBalances:
@@ -213,8 +211,7 @@ class _ScopeBalances:
 class AttemptBudget:
     """One client's ledger of extra attempts, per scope (endpoint URL string).
 
-    ``retry`` rations retries (and counts hedges as spent), ``hedge`` rations hedges; ``None``
-    turns that budget off. A refusal is announced as a
+    ``retry`` rations retries, ``hedge`` rations hedges; ``None`` turns that budget off. A refusal is announced as a
     :class:`~aio_request.events.BudgetExhausted` event on ``event_hub``.
 
     >>> budget = AttemptBudget(retry=RetryBudget(ratio=0.5, min_retries_per_second=0))
@@ -291,29 +288,23 @@ class AttemptBudget:
     def admit(self, scope: str, kind: AttemptKind) -> bool:
         """Whether one more attempt of ``kind`` may go to ``scope`` now (and account for it if so).
 
-        A ``RETRY`` is rationed by the retry budget; a ``HEDGE`` by the hedge budget, and is then
-        counted as spent in the retry budget too. ``FIRST`` attempts are never rationed.
+        A ``RETRY`` is rationed by the retry budget, a ``HEDGE`` by the hedge budget; ``FIRST``
+        attempts are never rationed.
         """
         if kind is AttemptKind.FIRST or (self._retry is None and self._hedge is None):
             return True
         now = self._clock.now()
         balances = self._balances(scope, now)
-        retry_balance = balances.retry
         if kind is AttemptKind.HEDGE:
-            hedge_balance = balances.hedge
-            if hedge_balance is not None:
-                if not hedge_balance.available(now):
-                    self._refused(scope, kind, BudgetKind.HEDGE)
-                    return False
-                hedge_balance.withdraw(now)
-            if retry_balance is not None:
-                retry_balance.spend(now)
+            balance, budget = balances.hedge, BudgetKind.HEDGE
+        else:
+            balance, budget = balances.retry, BudgetKind.RETRY
+        if balance is None:
             return True
-        if retry_balance is not None:
-            if not retry_balance.available(now):
-                self._refused(scope, kind, BudgetKind.RETRY)
-                return False
-            retry_balance.withdraw(now)
+        if not balance.available(now):
+            self._refused(scope, kind, budget)
+            return False
+        balance.withdraw(now)
         return True
 
     def _refused(self, scope: str, kind: AttemptKind, budget: BudgetKind) -> None:

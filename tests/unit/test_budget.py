@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from fractions import Fraction
 
 import pytest
 
@@ -92,7 +94,7 @@ async def test_retries_spent_slide_out_with_the_window() -> None:
     assert admitted(budget) == 0
 
 
-def test_hedges_draw_from_the_hedge_and_the_retry_budget() -> None:
+def test_hedges_and_retries_draw_each_from_their_own_budget() -> None:
     clock = FakeClock()
     budget = AttemptBudget(
         retry=RetryBudget(ratio=0.2, min_retries_per_second=0),
@@ -102,7 +104,33 @@ def test_hedges_draw_from_the_hedge_and_the_retry_budget() -> None:
     for _ in range(100):
         budget.record_request(A)
     assert admitted(budget, kind=AttemptKind.HEDGE) == 5
-    assert admitted(budget) == 15, "the 5 hedges were also taken from the 20 % budget"
+    assert admitted(budget) == 20, "the hedges took nothing from the retries"
+
+
+def test_the_hedge_floor_is_a_token_bucket_beside_the_proportion() -> None:
+    clock = FakeClock()
+    budget = AttemptBudget(retry=None, hedge=HedgeBudget(max_extra_load=0.05), clock=clock)
+    for _ in range(100):
+        budget.record_request(A)
+    assert admitted(budget, kind=AttemptKind.HEDGE) == 5 + 10, "5 % of 100 calls, then 10 tokens"
+
+
+async def test_the_documented_bound_holds_exactly_for_1_to_60_calls_in_a_full_outage() -> None:
+    """No time passes: N calls send exactly N + ceil(0.2 N) + 1 requests (module docstring)."""
+    clock = FakeClock()
+    transport = FakeTransport(lambda url, request: EmptyResponse(status=503), clock=clock)
+    client = aio_request.setup(
+        transport=transport,
+        endpoint=A,
+        clock=clock,
+        safe_method_strategy=sequential_strategy(attempts_count=1000, delays_provider=constant_delays()),
+    )
+    for calls in range(1, 61):
+        async with client.request(get("x")) as response:
+            assert response.status == 503
+        expected = calls + math.ceil(Fraction(1, 5) * calls) + 1
+        assert len(transport.requests) == expected, f"after {calls} calls"
+    assert clock.now() == 0.0, "no time passed: the floor had only its starting token"
 
 
 def test_scopes_have_separate_balances_and_are_bounded() -> None:

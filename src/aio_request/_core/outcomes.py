@@ -69,7 +69,7 @@ class AttemptKind(enum.StrEnum):
     * ``RETRY``: started after a rejected response, with no other attempt of the call in
       flight — rationed by the retry budget;
     * ``HEDGE``: started while another attempt of the call is still waiting for its response —
-      rationed by the hedge budget, and counted in the retry budget's spending.
+      rationed by the hedge budget.
     """
 
     FIRST = "first"
