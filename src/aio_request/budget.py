@@ -199,7 +199,6 @@ class _Balance:
             self._tokens -= 1.0
 
 
-
 class _ScopeBalances:
     __slots__ = ("hedge", "retry")
 

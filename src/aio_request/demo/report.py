@@ -225,10 +225,12 @@ def protection_costs(result: LabResult) -> list[str]:
         after = sum(_hits(r, outage) for r in guarded.values())
         failed = ", ".join(f"{k} {healthy_calls_failed(r)}" for k, r in guarded.items())
         total = sum(healthy_calls_failed(r) for r in guarded.values())
+        in_burst = sum(r.windows[w].fast_failed for r in guarded.values() for w in errors)
+        burst = f", and {in_burst} calls failed by it during the error burst" if errors else ""
         lines.append(
             f"{name} buys {_cut(before, after)} fewer requests to the server during the outage"
             f" ({before} -> {after}); it costs {total} healthy calls failed by its fallback while the"
-            f" service was fine ({failed})."
+            f" service was fine ({failed}){burst}."
         )
     return lines
 

@@ -53,8 +53,8 @@ BREAKER_SETTINGS: Final[dict[str, Any]] = {
 }
 """The circuit breaker of phase 3: opens at ≥ 50 % failed attempts over 0.5 s (≥ 20 of them)."""
 
-THROTTLE_SETTINGS: Final[dict[str, Any]] = {"window_seconds": 0.05, "windows_count": 5}
-"""The adaptive throttle of phase 4: the SRE book's ``k = 2`` over a 0.05 s window."""
+THROTTLE_SETTINGS: Final[dict[str, Any]] = {"window_seconds": 0.04, "windows_count": 5}
+"""The adaptive throttle of phase 4: the SRE book's ``k = 2`` over a 0.04 s window."""
 
 ATTEMPTS: Final = 3
 """Attempts per call for the retrying and hedging strategies."""
