@@ -210,8 +210,9 @@ class _ScopeBalances:
 class AttemptBudget:
     """One client's ledger of extra attempts, per scope (endpoint URL string).
 
-    ``retry`` rations retries, ``hedge`` rations hedges; ``None`` turns that budget off. A refusal is announced as a
-    :class:`~aio_request.events.BudgetExhausted` event on ``event_hub``.
+    ``retry`` rations retries, ``hedge`` rations hedges; ``None`` turns that budget off. A
+    refusal is announced as a :class:`~aio_request.events.BudgetExhausted` event on
+    ``event_hub``.
 
     >>> budget = AttemptBudget(retry=RetryBudget(ratio=0.5, min_retries_per_second=0))
     >>> budget.record_request("http://a/"); budget.record_request("http://a/")
