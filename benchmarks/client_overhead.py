@@ -128,10 +128,15 @@ async def null_transport_cost(count: int) -> dict[str, float]:
     hedged = aio_request.parallel_strategy(
         attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.05)
     )
+    # After a rejection the next attempt waits its delay by default: start it at once here, so
+    # the case measures the library's CPU for three attempts, not 100 ms of sleeping.
+    eager = aio_request.parallel_strategy(
+        attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.05), start_after_rejection=True
+    )
     cases = {
         "single attempt": (_NullTransport(), aio_request.single_attempt_strategy()),
         "3-way hedged, first wins": (_NullTransport(), hedged),
-        "3-way hedged, all 3 sent": (_NullTransport(rejections_per_call=2), hedged),
+        "3-way hedged, all 3 sent": (_NullTransport(rejections_per_call=2), eager),
     }
     costs: dict[str, float] = {}
     for name, (transport, strategy) in cases.items():

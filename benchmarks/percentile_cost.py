@@ -15,8 +15,10 @@ import math
 import random
 import statistics
 import timeit
+from collections.abc import Callable
 
 from aio_request import get
+from aio_request._core.clock import Timer
 from aio_request.http.response import BufferedResponse
 from aio_request.policies.percentile_delays import PercentileBasedRequestAttemptDelaysProvider
 
@@ -40,6 +42,9 @@ class _SteppingClock:
 
     async def sleep(self, seconds: float) -> None:
         self._now += seconds
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        raise NotImplementedError("the provider never schedules anything")
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ DOCUMENTED = {
     "PeakEwmaPolicy", "LeastOutstandingPolicy", "RoundRobinPolicy",
     # Beyond the original: server overload protection
     "OverloadProtection", "PriorityPartitions", "VegasLimit", "Gradient2Limit", "AimdLimit", "FixedLimit",
+    # Beyond the original: client-side adaptive throttling (SRE book)
+    "AdaptiveThrottlingCircuitBreaker",
 }  # fmt: skip
 
 

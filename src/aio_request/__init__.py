@@ -26,6 +26,7 @@ from aio_request.balancing import (
     StaticReplicas,
 )
 from aio_request.circuit_breaker import (
+    AdaptiveThrottlingCircuitBreaker,
     CircuitBreaker,
     CircuitBreakerMetrics,
     CircuitBreakerMetricsSnapshot,
@@ -107,6 +108,7 @@ if TYPE_CHECKING:
     from aio_request.transports.httpx import HttpxTransport
 
 __all__ = [
+    "AdaptiveThrottlingCircuitBreaker",
     "AimdLimit",
     "AioHttpDnsResolver",
     "AioHttpTransport",

@@ -12,26 +12,27 @@ attempt, so a listener may bind context (an OpenTelemetry span) on a ``*Started`
 release it on the matching ``*Finished`` one. Labels are low-cardinality by construction:
 ``path`` is the request's URL template (``users/{id}``), never the path with the ids filled in.
 
-The client events are slotted but not frozen dataclasses: freezing costs about a microsecond
-per event, most of the budget of a request's whole telemetry. Listeners must treat every event
-as read-only.
+Every event is a frozen dataclass; kinds, verdicts, failures and circuit states are the enums
+of :mod:`aio_request._core.outcomes` (string enums: ``event.kind == "hedge"`` holds).
 
-Integrations that are installed turn on by themselves: :data:`DEFAULT_EVENT_HUB` names
-*automatic listeners* (today the Prometheus adapter) that it imports and subscribes the first
-time a client or middleware is built on it, or at its first emission, whichever comes first;
-``import aio_request`` imports none of them. :meth:`EventHub.disable_auto_listeners` opts out,
-and a hub of your own (``setup(event_hub=EventHub())``) has none.
+Integrations that are installed turn on by themselves: :data:`DEFAULT_EVENT_HUB` is given one
+*automatic listener* factory, :func:`prometheus_default_listener`, that it calls the first time a
+client or middleware is built on it, or at its first emission, whichever comes first;
+``import aio_request`` imports no adapter. :meth:`EventHub.disable_auto_listeners` opts out,
+and a hub of your own (``setup(event_hub=EventHub())``) has none unless you pass factories.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState, FailureKind, ResponseVerdict
+
 if TYPE_CHECKING:
+    from aio_request.http.priority import Priority
     from aio_request.http.request import Request
 
 _log = logging.getLogger(__name__)
@@ -57,31 +58,28 @@ class CircuitStateChanged:
     """A circuit breaker moved the circuit of ``scope`` from ``old`` to ``new``.
 
     The client's scope is the endpoint URL string. Emitted on every transition: opened (closed or
-    half-open → open), probing (open → half-open) and closed (half-open → closed). ``old`` and
-    ``new`` are :class:`~aio_request.circuit_breaker.CircuitState` members (a ``str`` enum:
-    ``"open"``, ``"half_open"``, ``"closed"``), typed ``str`` so that this module, which every
-    policy uses, imports none of them.
+    half-open → open), probing or throttling (→ half-open) and closed (→ closed).
     """
 
     scope: object
-    old: str
-    new: str
+    old: CircuitState
+    new: CircuitState
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class BudgetExhausted:
     """An extra attempt was not sent because a budget was empty.
 
-    ``scope`` is the endpoint URL string, ``kind`` is ``"retry"`` or ``"hedge"`` (the attempt
-    refused) and ``budget`` names the budget that refused it (``"retry"`` or ``"hedge"``).
+    ``scope`` is the endpoint URL string, ``kind`` the kind of the attempt refused (``RETRY`` or
+    ``HEDGE``) and ``budget`` the budget that refused it.
     """
 
     scope: str
-    kind: str
-    budget: str
+    kind: AttemptKind
+    budget: BudgetKind
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class RequestStarted:
     """A ``client.request`` call resolved its endpoint and is about to run its strategy.
 
@@ -97,11 +95,11 @@ class RequestStarted:
     method: str
     path: str
     timeout: float
-    priority: str
+    priority: Priority
     request: Request
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class RequestFinished:
     """A ``client.request`` call chose the response its caller gets, failed or was cancelled.
 
@@ -119,7 +117,7 @@ class RequestFinished:
     method: str
     path: str
     status: int
-    failure: str | None
+    failure: FailureKind | None
     circuit_breaker: bool
     attempts: int
     cancelled: bool
@@ -127,13 +125,14 @@ class RequestFinished:
     duration: float
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AttemptStarted:
     """One attempt of a call is about to go through the pipeline.
 
-    ``attempt`` counts from 1 within the call. ``kind`` is ``"first"``, ``"retry"`` (started
-    when no other attempt of the call was waiting for its response) or ``"hedge"`` (started
-    while another one was). ``timeout`` is the seconds left of the attempt's deadline.
+    ``attempt`` counts from 1 within the call. ``kind`` is decided by the strategy that
+    started it: ``FIRST``, ``RETRY`` (after a rejected response, nothing else in flight) or
+    ``HEDGE`` (alongside an attempt still waiting for its response). ``timeout`` is the seconds
+    left of the attempt's deadline.
     """
 
     request_id: int
@@ -141,19 +140,19 @@ class AttemptStarted:
     method: str
     path: str
     attempt: int
-    kind: str
+    kind: AttemptKind
     timeout: float
     request: Request
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AttemptFinished:
     """One attempt got its response and verdict, failed or was cancelled.
 
     ``status`` is the response's status (synthetic ones included: ``failure`` then names the
     local cause, e.g. ``"timeout"`` or ``"connect"``, else it is ``None``), ``499`` when the
     attempt was cancelled (a losing hedge, or the caller went away) and ``0`` when it raised
-    (``error``). ``verdict`` is ``"accept"`` or ``"reject"``, ``None`` without a response.
+    (``error``). ``verdict`` is ``ACCEPT`` or ``REJECT``, ``None`` without a response.
     ``duration`` is seconds from :class:`AttemptStarted` on the client's clock.
     """
 
@@ -162,10 +161,10 @@ class AttemptFinished:
     method: str
     path: str
     attempt: int
-    kind: str
+    kind: AttemptKind
     status: int
-    verdict: str | None
-    failure: str | None
+    verdict: ResponseVerdict | None
+    failure: FailureKind | None
     cancelled: bool
     error: BaseException | None
     duration: float
@@ -351,6 +350,9 @@ is never called. Emitters skip building events that no listener takes.
 EventHandler = Callable[[Any], None]
 """A function the hub calls with the events of one class (a listener, or one of its handlers)."""
 
+ListenerFactory = Callable[[], EventListener | None]
+"""Makes an automatic listener, or returns ``None`` when its integration is not available."""
+
 
 def deliver(handlers: tuple[EventHandler, ...], event: Event) -> None:
     """Call each of ``handlers`` with ``event``; one that raises is logged and skipped."""
@@ -380,13 +382,12 @@ class EventHub:
 
     A listener that raises is logged and skipped: telemetry never breaks a request.
 
-    ``auto_listeners`` names factories of listeners for integrations that may be missing, as
-    ``"module:function"`` strings; the function returns a listener, or ``None`` to decline.
-    They are imported and subscribed by :meth:`load_auto_listeners` (clients and middlewares
-    call it when they are built) or at the first emission, whichever comes first; a module
-    that cannot be imported (its integration is not installed) is skipped quietly. Until then
-    the hub counts as :attr:`active`, so the first emission does reach them. The default is
-    none: ``EventHub()`` delivers only to what is subscribed to it.
+    ``auto_listeners`` are factories of listeners for integrations that may be missing: each is
+    called once, by :meth:`load_auto_listeners` (clients and middlewares call it when they are
+    built) or at the first emission, whichever comes first, and returns a listener to subscribe
+    or ``None`` to decline (its integration is not installed). A factory that raises is logged
+    and skipped. Until then the hub counts as :attr:`active`, so the first emission does reach
+    them. The default is none: ``EventHub()`` delivers only to what is subscribed to it.
     """
 
     __slots__ = ("_auto_unsubscribers", "_pending_auto", "_subscriptions", "active", "listeners_by_type")
@@ -401,9 +402,9 @@ class EventHub:
     Hot paths read it once per call and build only the events somebody takes. Read-only, and
     complete once the automatic listeners are loaded."""
 
-    def __init__(self, *, auto_listeners: Iterable[str] = ()) -> None:
+    def __init__(self, *, auto_listeners: Iterable[ListenerFactory] = ()) -> None:
         self._subscriptions: tuple[tuple[EventListener, Mapping[type, EventHandler] | None], ...] = ()
-        self._pending_auto: tuple[str, ...] = tuple(auto_listeners)
+        self._pending_auto: tuple[ListenerFactory, ...] = tuple(auto_listeners)
         self._auto_unsubscribers: list[Callable[[], None]] = []
         self._rebuild()
 
@@ -442,10 +443,10 @@ class EventHub:
         return unsubscribe
 
     def load_auto_listeners(self) -> None:
-        """Import and subscribe the automatic listeners now (once; later calls do nothing)."""
+        """Make and subscribe the automatic listeners now (once; later calls do nothing)."""
         pending, self._pending_auto = self._pending_auto, ()
-        for spec in pending:
-            listener = _load_auto_listener(spec)
+        for factory in pending:
+            listener = _make_auto_listener(factory)
             if listener is not None:
                 self._auto_unsubscribers.append(self.subscribe(listener))
         self._rebuild()
@@ -471,22 +472,30 @@ class EventHub:
         deliver(self._handlers_for(event_type) if handlers is None else handlers, event)
 
 
-def _load_auto_listener(spec: str) -> EventListener | None:
-    module_name, _, factory_name = spec.partition(":")
+def _make_auto_listener(factory: ListenerFactory) -> EventListener | None:
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        _log.debug("automatic telemetry listener %s skipped: %s", spec, error)
-        return None
-    try:
-        listener: EventListener | None = getattr(module, factory_name)()
+        return factory()
     except Exception:
-        _log.exception("automatic telemetry listener %s failed to start", spec)
+        _log.exception("automatic telemetry listener %r failed to start", factory)
         return None
-    return listener
 
 
-DEFAULT_EVENT_HUB: Final = EventHub(auto_listeners=("aio_request.telemetry.prometheus:default_listener",))
+def prometheus_default_listener() -> EventListener | None:
+    """The Prometheus adapter recording into ``prometheus_client.REGISTRY``, if installed.
+
+    The automatic listener of :data:`DEFAULT_EVENT_HUB`; ``None`` without ``prometheus-client``.
+    """
+    try:
+        # Imported here, not at the top: the adapter is an optional extra, and importing it
+        # costs every program that does not use it.
+        from aio_request.telemetry import prometheus
+    except ImportError as error:
+        _log.debug("Prometheus telemetry skipped: %s", error)
+        return None
+    return prometheus.default_listener()
+
+
+DEFAULT_EVENT_HUB: Final = EventHub(auto_listeners=(prometheus_default_listener,))
 """The hub clients and middlewares use unless they are given another one.
 
 When ``prometheus-client`` is installed, the Prometheus adapter subscribes itself here on first

@@ -145,6 +145,11 @@ class _Sleeper:
     future: asyncio.Future[None] = dataclasses.field(compare=False)
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class FakeClock:
     """A :class:`~aio_request._core.clock.Clock` whose time moves only when told to.
 
@@ -197,13 +202,16 @@ class FakeClock:
             await asyncio.sleep(0)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # noqa: TID251 (a future, not a task; this is a clock)
+        self._add_sleeper(seconds, future)
+        # Cancelling the caller cancels the future; advance() skips cancelled sleepers.
+        await future
+
+    def _add_sleeper(self, seconds: float, future: asyncio.Future[None]) -> None:
         self._order += 1
         heapq.heappush(self._sleepers, _Sleeper(self._now + seconds, self._order, future))
         if self._autojump and not self._jump_pending:
             self._jump_pending = True
             future.get_loop().call_soon(self._count_down_to_jump, self._settle_steps)
-        # Cancelling the caller cancels the future; advance() skips cancelled sleepers.
-        await future
 
     def _count_down_to_jump(self, steps_left: int) -> None:
         # One call per loop iteration: a plain callback chain, no task, so nothing to own.
@@ -221,6 +229,21 @@ class FakeClock:
             if not sleeper.future.done():
                 sleeper.future.set_result(None)
         loop.call_soon(self._count_down_to_jump, self._settle_steps)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> asyncio.Future[None]:
+        """Call ``callback()`` once the clock has been advanced by ``seconds``.
+
+        Returns a future whose ``cancel()`` drops the callback; a zero or negative delay calls
+        it at the loop's next iteration.
+        """
+        loop = asyncio.get_running_loop()  # noqa: TID251 (a future and a callback, no task; this is a clock)
+        future: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(lambda done: None if done.cancelled() else callback())
+        if not seconds > 0:
+            loop.call_soon(_resolve, future)
+            return future
+        self._add_sleeper(seconds, future)
+        return future
 
     @property
     def sleepers(self) -> int:

@@ -98,4 +98,4 @@ def test_without_matplotlib_the_demo_runs_and_says_so(
     assert f"Results in {tmp_path}/: results.json" in out
     assert not (tmp_path / "latency_cdf.png").exists()
     results = json.loads((tmp_path / "results.json").read_text("utf-8"))
-    assert [len(s["calls"]["rows"]) for s in results["scenarios"]] == [40] * 8
+    assert [len(s["calls"]["rows"]) for s in results["scenarios"]] == [40] * 16

@@ -111,21 +111,37 @@ def test_retries_raise_success_and_protection_cuts_their_load(quick_run: tuple[s
     stdout, _ = quick_run
     labels = strategy_labels(load_profile())
     alone, _ = tables_of_phase(stdout, PHASES[0].title)
-    protected, _ = tables_of_phase(stdout, PHASES[1].title)
+    defaults, _ = tables_of_phase(stdout, PHASES[1].title)
     success = {name: percent(cell) for name, cell in column(alone, "success").items()}
     assert success[labels["sequential"]] > success[labels["single"]]
-    assert float(column(protected, "sent/call")[labels["sequential"]]) < float(
+    assert float(column(defaults, "sent/call")[labels["sequential"]]) < float(
         column(alone, "sent/call")[labels["sequential"]]
     )
     assert set(column(alone, "fast-failed").values()) == {"0"}
-    assert all(int(cell) > 0 for cell in column(protected, "fast-failed").values())
+    assert set(column(defaults, "fast-failed").values()) == {"0"}, "plain setup(): no breaker"
+    for phase in PHASES[2:]:
+        guarded, _ = tables_of_phase(stdout, phase.title)
+        assert all(int(cell) > 0 for cell in column(guarded, "fast-failed").values())
+
+
+def test_the_summary_says_what_each_protection_buys_and_costs(quick_run: tuple[str, Path]) -> None:
+    stdout, _ = quick_run
+    shown = stdout[stdout.index("What it shows:") :]
+    for name in (
+        "Budgets (plain setup() defaults) buy",
+        "DefaultCircuitBreaker buys",
+        "AdaptiveThrottlingCircuitBreaker buys",
+    ):
+        assert name in shown
+    assert shown.count("healthy calls failed by its fallback") == 2
+    assert "Error burst with setup() defaults" in shown
 
 
 def test_results_and_plot_are_written_where_it_says(quick_run: tuple[str, Path]) -> None:
     stdout, output = quick_run
     assert f"Results in {output}/: results.json" in stdout
     results = json.loads((output / "results.json").read_text("utf-8"))
-    assert len(results["scenarios"]) == 8
+    assert len(results["scenarios"]) == 16
     assert {len(s["calls"]["rows"]) for s in results["scenarios"]} == {1000}
     if importlib.util.find_spec("matplotlib") is not None:
         assert (output / "latency_cdf.png").read_bytes().startswith(b"\x89PNG")

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+
+class Timer(Protocol):
+    """A pending :meth:`Clock.call_later` callback."""
+
+    def cancel(self) -> object:
+        """Do not call the callback (if it was not called yet)."""
+        ...
 
 
 @runtime_checkable
@@ -21,6 +30,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
+        ...
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        """Call ``callback()`` from the running event loop once ``seconds`` of this clock passed."""
         ...
 
 
@@ -36,6 +49,10 @@ class MonotonicClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep with :func:`asyncio.sleep` (negative values sleep zero)."""
         await asyncio.sleep(max(seconds, 0.0))
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        """The running loop's :meth:`~asyncio.loop.call_later` (its clock is monotonic too)."""
+        return asyncio.get_running_loop().call_later(max(seconds, 0.0), callback)
 
 
 MONOTONIC_CLOCK: Clock = MonotonicClock()

@@ -6,8 +6,8 @@ that finished in the same instant as the winner, and ``asyncio.wait`` costs seve
 iterations per call, which dominated the price of a hedged request. The race below keeps the
 same discipline by hand — every task it creates is cancelled if still running and awaited
 before it returns or raises, every result that is not returned is handed to ``discard`` — and
-wakes on one future poked by task callbacks and by a timer (``loop.call_later`` on the real
-clock; a sleeping task, also owned and awaited, on any other clock).
+wakes on one future poked by the tasks' done callbacks and by a timer of the injected clock
+(:meth:`~aio_request._core.clock.Clock.call_later`: a loop timer on the real clock, no task).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from aio_request._core.clock import Clock, MonotonicClock
+from aio_request._core.clock import Clock, Timer
 
 T = TypeVar("T")
 
@@ -26,83 +26,152 @@ _log = logging.getLogger(__name__)
 
 
 class _Race(Generic[T]):
+    """The state of one staggered race; :meth:`run` is the whole race."""
+
     __slots__ = (
-        "best",
-        "clock",
-        "discard",
-        "has_best",
-        "loop",
-        "retired_timers",
-        "running",
-        "timer_fired",
-        "timer_handle",
-        "timer_task",
-        "wake",
+        "_best",
+        "_clock",
+        "_count",
+        "_delay_before",
+        "_discard",
+        "_gives_up",
+        "_has_best",
+        "_is_winner",
+        "_loop",
+        "_may_start",
+        "_postponed",
+        "_running",
+        "_start",
+        "_start_after_loss",
+        "_started",
+        "_timer",
+        "_timer_fired",
+        "_wake",
     )
 
-    def __init__(self, discard: Callable[[T], Awaitable[None]], clock: Clock) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.discard = discard
-        self.clock = clock
-        self.running: list[asyncio.Task[T]] = []
-        self.retired_timers: list[asyncio.Task[None]] = []
-        self.wake: asyncio.Future[None] = self.loop.create_future()
-        self.timer_handle: asyncio.TimerHandle | None = None
-        self.timer_task: asyncio.Task[None] | None = None
-        self.timer_fired = False
-        self.best: T | None = None
-        self.has_best = False
+    def __init__(
+        self,
+        start: Callable[[int, int], Coroutine[Any, Any, T]],
+        *,
+        count: int,
+        delay_before: Callable[[int, int], float | None],
+        is_winner: Callable[[T], bool],
+        discard: Callable[[T], Awaitable[None]],
+        may_start: Callable[[int], bool],
+        gives_up: Callable[[T], bool],
+        start_after_loss: bool,
+        clock: Clock,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._start = start
+        self._count = count
+        self._delay_before = delay_before
+        self._is_winner = is_winner
+        self._discard = discard
+        self._may_start = may_start
+        self._gives_up = gives_up
+        self._start_after_loss = start_after_loss
+        self._clock = clock
+        self._started = 0
+        self._postponed = 0
+        self._running: list[asyncio.Task[T]] = []
+        self._timer: Timer | None = None
+        self._timer_fired = False
+        self._wake: asyncio.Future[None] = self._loop.create_future()
+        self._best: T | None = None
+        self._has_best = False
 
-    def poke(self, _: object = None) -> None:
-        if not self.wake.done():
-            self.wake.set_result(None)
+    def _poke(self, _: object = None) -> None:
+        if not self._wake.done():
+            self._wake.set_result(None)
 
-    def start(self, coroutine: Coroutine[Any, Any, T]) -> None:
-        task = self.loop.create_task(coroutine)
-        task.add_done_callback(self.poke)
-        self.running.append(task)
+    def _launch(self) -> None:
+        """Start attempt number ``self._started``; ``start`` learns how many are in flight."""
+        task = self._loop.create_task(self._start(self._started, len(self._running)))
+        task.add_done_callback(self._poke)
+        self._running.append(task)
+        self._started += 1
+        self._postponed = 0
+
+    def _arm_timer(self) -> None:
+        delay = self._delay_before(self._started, self._postponed)
+        if delay is None:
+            self._started = self._count  # no further attempt is due
+            return
+        self._timer_fired = False
+        self._timer = self._clock.call_later(delay, self._fire)
 
     def _fire(self) -> None:
-        self.timer_fired = True
-        self.poke()
+        self._timer_fired = True
+        self._poke()
 
-    async def _sleep_then_fire(self, delay: float) -> None:
-        await self.clock.sleep(delay)
-        self._fire()
+    def _disarm_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
-    def start_timer(self, delay: float) -> None:
-        self.timer_fired = False
-        if isinstance(self.clock, MonotonicClock):
-            self.timer_handle = self.loop.call_later(delay, self._fire)
+    def _stop_starting(self) -> None:
+        self._disarm_timer()
+        self._started = self._count
+
+    def _try_launch(self) -> None:
+        """Start the next attempt if allowed; if refused, ask again later or start no more."""
+        if self._may_start(len(self._running)):
+            self._launch()
+        elif not self._running:
+            self._stop_starting()
         else:
-            self.timer_task = self.loop.create_task(self._sleep_then_fire(delay))
+            # Refused while attempts are in flight: the loop re-arms the timer and asks again
+            # for the same attempt later (a budget refills as calls arrive).
+            self._postponed += 1
 
-    @property
-    def timer_armed(self) -> bool:
-        return self.timer_handle is not None or self.timer_task is not None
-
-    def stop_timer(self) -> None:
-        """Disarm the timer; a cancelled timer task is kept to be awaited in :meth:`finish`."""
-        if self.timer_handle is not None:
-            self.timer_handle.cancel()
-            self.timer_handle = None
-        task, self.timer_task = self.timer_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            self.retired_timers.append(task)
-
-    async def keep_best(self, result: T) -> None:
-        previous, had = self.best, self.has_best
-        self.best, self.has_best = result, True
+    async def _keep_best(self, result: T) -> None:
+        previous, had = self._best, self._has_best
+        self._best, self._has_best = result, True
         if had:
-            await self.discard(previous)  # type: ignore[arg-type]
+            await self._discard(previous)  # type: ignore[arg-type]
 
-    async def finish(self, returning: T | None) -> None:
+    async def run(self) -> T:
+        """Race the attempts (see :func:`staggered_race`)."""
+        returning: T | None = None
+        try:
+            self._launch()
+            while True:
+                if self._timer is None and self._started < self._count:
+                    self._arm_timer()
+                if not self._running and self._timer is None:
+                    break
+                await self._wake
+                self._wake = self._loop.create_future()
+                start_next = self._timer_fired
+                if start_next:
+                    self._timer_fired = False
+                    self._timer = None
+                for task in [task for task in self._running if task.done()]:
+                    self._running.remove(task)
+                    result = task.result()
+                    if self._is_winner(result):
+                        returning = result
+                        return result
+                    await self._keep_best(result)
+                    if self._gives_up(result):
+                        self._stop_starting()
+                        start_next = False
+                    elif self._start_after_loss:
+                        start_next = True
+                if start_next and self._started < self._count:
+                    self._disarm_timer()
+                    self._try_launch()
+            returning = self._best
+            return self._best  # type: ignore[return-value]
+        finally:
+            await self._finish(returning)
+
+    async def _finish(self, returning: T | None) -> None:
         """Cancel and await everything still running; discard every result but ``returning``."""
-        self.stop_timer()
-        leftovers: list[asyncio.Future[Any]] = [*self.running, *self.retired_timers]
-        self.running.clear()
-        self.retired_timers.clear()
+        self._disarm_timer()
+        leftovers: list[asyncio.Future[Any]] = [*self._running]
+        self._running.clear()
         for task in leftovers:
             task.cancel()
         cancelled_again = False
@@ -113,8 +182,8 @@ class _Race(Generic[T]):
             except asyncio.CancelledError:
                 cancelled_again = True
         to_discard: list[Any] = []
-        if self.has_best and self.best is not returning:
-            to_discard.append(self.best)
+        if self._has_best and self._best is not returning:
+            to_discard.append(self._best)
         for task in leftovers:
             if task.cancelled():
                 continue
@@ -122,71 +191,54 @@ class _Race(Generic[T]):
                 to_discard.append(task.result())
         for result in to_discard:
             try:
-                await self.discard(result)
+                await self._discard(result)
             except asyncio.CancelledError:
                 cancelled_again = True
         if cancelled_again:
             if returning is not None:
                 # The CancelledError replaces the return value: nobody else will release it.
                 with contextlib.suppress(asyncio.CancelledError):
-                    await self.discard(returning)
+                    await self._discard(returning)
             raise asyncio.CancelledError
 
 
 async def staggered_race(
-    start: Callable[[int], Coroutine[Any, Any, T]],
+    start: Callable[[int, int], Coroutine[Any, Any, T]],
     *,
     count: int,
-    delay_before: Callable[[int], float],
+    delay_before: Callable[[int, int], float | None],
     is_winner: Callable[[T], bool],
     discard: Callable[[T], Awaitable[None]],
-    may_start_another: Callable[[T | None], bool],
+    may_start: Callable[[int], bool],
+    gives_up: Callable[[T], bool],
+    start_after_loss: bool = False,
     clock: Clock,
 ) -> T:
-    """Start ``start(0)``, then ``start(k)`` after ``delay_before(k)`` or as soon as one loses.
+    """Start ``start(0, 0)``, then ``start(k, in_flight)`` ``delay_before(k)`` after attempt ``k-1``.
 
-    Returns the first result for which ``is_winner`` is true; if none wins, the last result to
-    finish. ``may_start_another(last_loser_or_None)`` is asked before every attempt after the
-    first. Everything else is cancelled, awaited and discarded before this returns or raises.
+    ``in_flight`` is the number of earlier attempts still running when attempt ``k`` starts;
+    ``delay_before(k, 0)`` is asked when attempt ``k-1`` starts, and ``None`` means no attempt
+    ``k``. Before every attempt after the first, ``may_start(in_flight)`` is asked; ``False``
+    ends the starting when nothing is in flight, and otherwise postpones that attempt by
+    ``delay_before(k, n)`` for its ``n``-th postponement.
+    A result for which ``is_winner`` is true is returned at once; a losing result for which
+    ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts the
+    next attempt at once instead of at its scheduled time. Without a winner, the last result to
+    finish is returned. Everything else is cancelled, awaited and discarded before this returns
+    or raises.
     """
-    race: _Race[T] = _Race(discard, clock)
-    started = 1
-    returning: T | None = None
-    try:
-        race.start(start(0))
-        while True:
-            if not race.timer_armed and started < count:
-                race.start_timer(delay_before(started))
-            if not race.running and not race.timer_armed:
-                break
-            await race.wake
-            race.wake = race.loop.create_future()
-            start_next = False
-            if race.timer_fired:
-                race.timer_fired = False
-                race.timer_handle = None
-                race.timer_task = None
-                start_next = True
-            finished = [task for task in race.running if task.done()]
-            for task in finished:
-                race.running.remove(task)
-                result: T = task.result()
-                if is_winner(result):
-                    returning = result
-                    return result
-                await race.keep_best(result)
-                start_next = True
-            if start_next and started < count:
-                race.stop_timer()
-                if may_start_another(race.best if race.has_best else None):
-                    race.start(start(started))
-                    started += 1
-                else:
-                    started = count
-        returning = race.best
-        return race.best  # type: ignore[return-value]
-    finally:
-        await race.finish(returning)
+    race = _Race(
+        start,
+        count=count,
+        delay_before=delay_before,
+        is_winner=is_winner,
+        discard=discard,
+        may_start=may_start,
+        gives_up=gives_up,
+        start_after_loss=start_after_loss,
+        clock=clock,
+    )
+    return await race.run()
 
 
 def start_background_task(coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:

@@ -16,7 +16,10 @@ codes (489, 488, 408) that carry a :class:`TransportFailure` describing the caus
 from __future__ import annotations
 
 import dataclasses
-import enum
+
+from aio_request._core.outcomes import FailureKind
+
+__all__ = ["FailureKind", "InvalidRequestError", "TransportFailure", "UnexpectedContentTypeError"]
 
 
 class UnexpectedContentTypeError(Exception):
@@ -55,29 +58,6 @@ class UnexpectedContentTypeError(Exception):
 
 class InvalidRequestError(ValueError):
     """A request that cannot be sent safely; the message says which part is wrong."""
-
-
-class FailureKind(enum.Enum):
-    """What went wrong locally when a transport produced a synthetic response."""
-
-    CONNECT = "connect"
-    """The connection could not be established (refused, unreachable, DNS)."""
-    RESET = "reset"
-    """The connection broke while the request or response was in flight."""
-    PROTOCOL = "protocol"
-    """The peer spoke invalid HTTP (bad status line, bad chunked encoding, truncated body)."""
-    TIMEOUT = "timeout"
-    """The attempt's own deadline ran out before the response was complete."""
-    TOO_MANY_REDIRECTS = "too_many_redirects"
-    """Redirects exceeded ``max_redirects``."""
-    INVALID_REDIRECT = "invalid_redirect"
-    """A redirect's ``Location`` cannot be followed (not http(s), no host, a bad port, ...)."""
-    RESPONSE_TOO_LARGE = "response_too_large"
-    """The (decoded) body to buffer exceeded the response size limit."""
-    DEADLINE = "deadline"
-    """No request was sent: the deadline was already spent (low-timeout guard)."""
-    CIRCUIT_OPEN = "circuit_open"
-    """No request was sent: the circuit for the endpoint is open."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

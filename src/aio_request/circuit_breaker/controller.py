@@ -74,11 +74,6 @@ class CircuitController:
         """The current state (an open circuit turns half-open only when a call arrives)."""
         return self._state
 
-    @property
-    def probing(self) -> bool:
-        """Whether a half-open probe is running."""
-        return self._probing
-
     def admit(self, now: float) -> Admission:
         """Decide what the call arriving at ``now`` may do (and mark the probe as running)."""
         state = self._state

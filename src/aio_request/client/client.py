@@ -9,12 +9,15 @@ sends attempts through the pipeline and classifies their responses.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 import yarl
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.outcomes import AttemptKind
 from aio_request.client._call_events import CallTelemetry
 from aio_request.client.endpoint import EndpointProvider
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
@@ -26,8 +29,8 @@ from aio_request.http.response import ClosableResponse, Response
 from aio_request.pipeline import NextModuleFunc
 from aio_request.policies.budget import AttemptBudget
 from aio_request.policies.classify import ResponseClassifier
+from aio_request.policies.observer import RequestResponseObserver
 from aio_request.strategies.request_strategy import (
-    AttemptKind,
     AttemptSender,
     RequestStrategy,
     ResponseWithVerdict,
@@ -35,12 +38,16 @@ from aio_request.strategies.request_strategy import (
 
 Verdicted = ResponseWithVerdict[ClosableResponse]
 
+_log = logging.getLogger(__name__)
+
 
 class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
     __slots__ = (
         "_classifier",
         "_deadline",
         "_endpoint",
+        "_kind",
+        "_observers",
         "_pipeline",
         "_priority",
         "_request",
@@ -50,42 +57,49 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
 
     def __init__(
         self,
-        pipeline: NextModuleFunc,
-        classifier: ResponseClassifier,
+        sender: _CallSender,
         endpoint: yarl.URL,
         request: Request,
         deadline: Deadline,
         priority: Priority,
-        telemetry: CallTelemetry | None = None,
+        kind: AttemptKind,
     ) -> None:
-        self._pipeline = pipeline
-        self._classifier = classifier
+        self._pipeline = sender.pipeline
+        self._classifier = sender.classifier
+        self._observers = sender.observers
+        self._telemetry = sender.telemetry
         self._endpoint = endpoint
         self._request = request
         self._deadline = deadline
         self._priority = priority
+        self._kind = kind
         self._response: ClosableResponse | None = None
-        self._telemetry = telemetry
 
     async def __aenter__(self) -> Verdicted:
         telemetry = self._telemetry
-        started = None if telemetry is None else telemetry.attempt_started(self._request, self._deadline)
+        started = (
+            None
+            if telemetry is None
+            else telemetry.attempt_started(self._request, self._deadline, self._kind)
+        )
         try:
             response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
         except BaseException as error:
-            if telemetry is not None:
+            if telemetry is not None and started is not None:
                 telemetry.attempt_failed(started, error)
             raise
         self._response = response
+        if self._observers:
+            _observe(self._observers, self._request, response)
         try:
             verdict = self._classifier.classify(response)
         except BaseException as error:
             self._response = None
-            if telemetry is not None:
+            if telemetry is not None and started is not None:
                 telemetry.attempt_failed(started, error)
             await response.close()
             raise
-        if telemetry is not None:
+        if telemetry is not None and started is not None:
             telemetry.attempt_finished(started, response, verdict)
         return ResponseWithVerdict(response, verdict)
 
@@ -100,13 +114,26 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
             await response.close()
 
 
+def _observe(observers: tuple[RequestResponseObserver, ...], request: Request, response: Response) -> None:
+    """Tell ``observers`` of an attempt that reached the network; one that raises is logged."""
+    failure = response.failure
+    if failure is not None and failure.kind.sent_nothing:
+        return
+    for observer in observers:
+        try:
+            observer.observe(request, response)
+        except Exception:
+            _log.exception("response observer %r failed", observer)
+
+
 class _CallSender(AttemptSender):
     """Sends the attempts of one call; extra attempts are rationed by the client's budget.
 
     The call is counted in the budget of its endpoint when the sender is made (once per call).
+    An attempt sent without a declared kind is the first one if none was sent yet, else a retry.
     """
 
-    __slots__ = ("_budget", "_classifier", "_pipeline", "_scope", "telemetry")
+    __slots__ = ("_budget", "_scope", "_sent", "classifier", "observers", "pipeline", "telemetry")
 
     def __init__(
         self,
@@ -114,11 +141,15 @@ class _CallSender(AttemptSender):
         classifier: ResponseClassifier,
         budget: AttemptBudget | None = None,
         scope: str = "",
+        observers: tuple[RequestResponseObserver, ...] = (),
     ) -> None:
-        self._pipeline = pipeline
-        self._classifier = classifier
+        self.pipeline = pipeline
+        self.classifier = classifier
+        self.observers = observers
+        """Told of every attempt that reached the network."""
         self._budget = budget
         self._scope = scope
+        self._sent = 0
         self.telemetry: CallTelemetry | None = None
         """Set by the call when its hub is active: every attempt then reports to it."""
         if budget is not None:
@@ -127,15 +158,20 @@ class _CallSender(AttemptSender):
     def __call__(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
     ) -> AbstractAsyncContextManager[Verdicted]:
-        return _AttemptContext(
-            self._pipeline, self._classifier, endpoint, request, deadline, priority, self.telemetry
-        )
+        kind = AttemptKind.FIRST if self._sent == 0 else AttemptKind.RETRY
+        return self.send(endpoint, request, deadline, priority, kind)
+
+    def send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        self._sent += 1
+        return _AttemptContext(self, endpoint, request, deadline, priority, kind)
 
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
         budget = self._budget
         if budget is None:
             return True
-        return budget.admit(self._scope, hedge=kind is AttemptKind.HEDGE)
+        return budget.admit(self._scope, kind)
 
 
 class _RequestContext(AbstractAsyncContextManager[Response]):
@@ -165,19 +201,22 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         deadline = earliest(default_deadline, self._deadline, context.deadline)
         priority = normalize_priority(self._priority or client.priority, context.priority)
         endpoint = await client.endpoint_provider.get()
-        strategy = self._strategy or client.strategy
+        strategy = self._strategy
+        if strategy is None or strategy is client.strategy:
+            strategy, observers = client.strategy, client.observers
+        else:
+            observers = client.observers_for(strategy)
         budget = client.attempt_budget
         # A balanced endpoint provider routes each attempt of this call to a replica.
         call_pipeline = getattr(client.endpoint_provider, "call_pipeline", None)
         pipeline = client.pipeline if call_pipeline is None else call_pipeline(client.pipeline)
-        sender = _CallSender(
-            pipeline, client.response_classifier, budget, "" if budget is None else str(endpoint)
-        )
         hub = client.event_hub
+        scope = str(endpoint) if budget is not None or hub.active else ""
+        sender = _CallSender(pipeline, client.response_classifier, budget, scope, observers)
         telemetry = None
         if hub.active:
             telemetry = sender.telemetry = CallTelemetry(
-                hub, client.clock, endpoint, self._request, deadline, priority
+                hub, client.clock, scope, self._request, deadline, priority
             )
         try:
             strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
@@ -206,10 +245,12 @@ class Client:
     """Sends requests with a strategy; build one with :func:`aio_request.setup`."""
 
     __slots__ = (
+        "_response_observers",
         "attempt_budget",
         "clock",
         "endpoint_provider",
         "event_hub",
+        "observers",
         "pipeline",
         "priority",
         "response_classifier",
@@ -229,6 +270,7 @@ class Client:
         clock: Clock = MONOTONIC_CLOCK,
         attempt_budget: AttemptBudget | None = None,
         event_hub: EventHub = DEFAULT_EVENT_HUB,
+        response_observers: Iterable[RequestResponseObserver] = (),
     ) -> None:
         self.endpoint_provider = endpoint_provider
         self.pipeline = pipeline
@@ -243,6 +285,19 @@ class Client:
         """Receives the events of every call (:mod:`aio_request.events`); its automatic
         listeners (Prometheus when installed, for the default hub) are loaded here."""
         event_hub.load_auto_listeners()
+        self._response_observers = tuple(response_observers)
+        self.observers = self.observers_for(strategy)
+        """Told of every attempt of a call using the client's strategy: ``response_observers``
+        and the observers the strategy holds (:meth:`RequestStrategy.observers`)."""
+
+    def observers_for(self, strategy: RequestStrategy) -> tuple[RequestResponseObserver, ...]:
+        """The observers told of the attempts of a call that uses ``strategy``: the client's
+        ``response_observers``, then those ``strategy`` holds, each once."""
+        found = list(self._response_observers)
+        for observer in strategy.observers():
+            if all(observer is not seen for seen in found):
+                found.append(observer)
+        return tuple(found)
 
     def request(
         self,

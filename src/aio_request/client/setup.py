@@ -10,12 +10,16 @@
 | ``low_timeout_threshold`` | 0.005 s |
 | ``emit_system_headers`` | ``True`` |
 | ``circuit_breaker`` | ``None``: no circuit breaker (scope: the endpoint URL string) |
-| ``retry_budget`` | ``RetryBudget()``: extra attempts ≤ 20 % of calls per endpoint + 1/s; ``None``: off |
-| ``hedge_budget`` | ``HedgeBudget()``: hedges ≤ 5 % of calls per endpoint; ``None``: off |
-| ``response_observers`` | none, plus every delays provider of the two strategies that is an observer |
+| ``retry_budget`` | ``RetryBudget()``: retries ≤ 20 % of calls per endpoint + 1/s; ``None``: off |
+| ``hedge_budget`` | ``HedgeBudget()``: hedges ≤ 5 % of calls per endpoint + 10/s; ``None``: off |
+| ``response_observers`` | none; the observers each strategy holds are added per call (below) |
 
-The per-attempt pipeline is: low-timeout guard → circuit breaker → observers →
-``request_modules`` (yours, e.g. trace-context injection) → transport.
+The per-attempt pipeline is: low-timeout guard → circuit breaker → ``request_modules`` (yours,
+e.g. trace-context injection) → transport. The client tells the observers of every attempt that
+reached the network: ``response_observers`` and those the call's strategy holds
+(:meth:`RequestStrategy.observers`, e.g. a :class:`PercentileBasedRequestAttemptDelaysProvider`
+given as a delays provider, however deeply the strategy wraps it; a per-call ``strategy=``
+brings its own).
 See ``docs/overload-protection.md`` for the budgets, the breaker and adaptive hedging.
 """
 
@@ -44,7 +48,6 @@ from aio_request.pipeline import (
     build_pipeline,
 )
 from aio_request.pipeline.breaker import CircuitBreakerModule
-from aio_request.pipeline.observers import ResponseObserverModule
 from aio_request.policies.budget import (
     DEFAULT_HEDGE_BUDGET,
     DEFAULT_RETRY_BUDGET,
@@ -96,10 +99,10 @@ def setup(
     ``circuit_breaker`` (e.g. ``DefaultCircuitBreaker[str, ClosableResponse](...)``; its result
     type parameter is not checked, so the original's ``[str, int]`` works too) guards every
     attempt per endpoint; ``retry_budget`` and ``hedge_budget`` ration extra attempts per
-    endpoint (``None`` turns one off); ``response_observers`` are told of every attempt sent —
-    a delays provider of ``safe_method_strategy`` or ``unsafe_method_strategy`` (sequential or
-    parallel) that is also a :class:`RequestResponseObserver`, such as
-    :class:`PercentileBasedRequestAttemptDelaysProvider`, is registered automatically.
+    endpoint (``None`` turns one off); ``response_observers`` are told of every attempt sent,
+    as are the observers each strategy reports (:meth:`RequestStrategy.observers`: a delays
+    provider that learns, such as :class:`PercentileBasedRequestAttemptDelaysProvider`, at any
+    depth of wrapping), for the calls that use that strategy.
     ``request_modules`` run for every attempt just before the transport, e.g.
     ``[aio_request.telemetry.otel.TraceContextModule()]`` to send the W3C trace context.
     ``metrics_provider`` is deprecated and has no effect (a ``DeprecationWarning`` says so):
@@ -119,9 +122,7 @@ def setup(
         if not isinstance(circuit_breaker, CircuitBreaker):
             raise ValueError(f"circuit_breaker must be a CircuitBreaker or None, got {circuit_breaker!r}")
         modules.append(CircuitBreakerModule(circuit_breaker, classifier))
-    observers = _observers_of(response_observers, safe, unsafe)
-    if observers:
-        modules.append(ResponseObserverModule(observers))
+    observers = _checked_observers(response_observers)
     for module in request_modules:
         if not isinstance(module, RequestModule):
             raise ValueError(f"request_modules must hold RequestModule instances, got {module!r}")
@@ -146,21 +147,16 @@ def setup(
         clock=clock,
         event_hub=event_hub,
         attempt_budget=budget,
+        response_observers=observers,
     )
 
 
-def _observers_of(
-    given: Iterable[RequestResponseObserver], *strategies: RequestStrategy
-) -> list[RequestResponseObserver]:
-    """``given`` plus the delays providers of ``strategies`` that are observers, each once."""
+def _checked_observers(given: Iterable[RequestResponseObserver]) -> list[RequestResponseObserver]:
+    """``given``, each once, after checking that every one is an observer."""
     observers: list[RequestResponseObserver] = []
     for observer in given:
         if not isinstance(observer, RequestResponseObserver):
             raise ValueError(f"response_observers must hold RequestResponseObserver, got {observer!r}")
         if all(observer is not seen for seen in observers):
             observers.append(observer)
-    for strategy in strategies:
-        provider = getattr(strategy, "delays_provider", None)
-        if isinstance(provider, RequestResponseObserver) and all(provider is not seen for seen in observers):
-            observers.append(provider)
     return observers

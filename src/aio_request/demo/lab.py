@@ -1,8 +1,11 @@
-"""The lab run: every scenario at once, on one timeline, against its own embedded service.
+"""The lab run: the scenarios in two passes, each on one timeline, against their own services.
 
-All scenarios run concurrently and in lockstep — the n-th call of every scenario is due at the
-same moment — so they face the same incidents at the same time and share whatever noise the
-machine adds (other processes, garbage collection): the comparison stays fair on a busy laptop.
+The scenarios of a pass run concurrently and in lockstep — the n-th call of every scenario is
+due at the same moment — so they face the same incidents at the same time and share whatever
+noise the machine adds (other processes, garbage collection): the comparison stays fair on a
+busy laptop. The first pass runs the phases without a breaker (strategies alone, ``setup()``
+defaults), the second the two breakers side by side; both replay the same timeline and the same
+seeded draws, and running them apart keeps eight clients, not sixteen, in one process at once.
 Everything started here (the server, the client sessions, every call) is stopped and awaited
 before :func:`run_lab` returns or raises, also when it is cancelled (Ctrl-C).
 """
@@ -129,8 +132,8 @@ async def _run_scenarios(
                 event_hub=hub,
             )
         started_at = loop.time() + _LEAD_TIME
-        for service in services.values():
-            service.start_timeline(started_at, settings.duration)
+        for scenario in plan:
+            services[scenario.key].start_timeline(started_at, settings.duration)
         # Scenario k's calls are due k/len(plan) of a mean gap later than scenario 0's: the same
         # schedule, without every scenario's call landing on the event loop in the same instant.
         stagger = settings.duration / settings.calls / len(plan)
@@ -151,6 +154,15 @@ async def _run_scenarios(
     return {key: task.result() for key, task in tasks.items()}
 
 
+def _passes(plan: tuple[Scenario, ...]) -> list[tuple[Scenario, ...]]:
+    """The scenarios without a breaker, then those with one (each group keeps its order)."""
+    groups = (
+        tuple(s for s in plan if s.phase.breaker is None),
+        tuple(s for s in plan if s.phase.breaker is not None),
+    )
+    return [group for group in groups if group]
+
+
 async def run_lab(settings: LabSettings, on_call_done: Callable[[], None] = lambda: None) -> LabResult:
     """Start the services, run every scenario, stop everything and return the results.
 
@@ -158,9 +170,11 @@ async def run_lab(settings: LabSettings, on_call_done: Callable[[], None] = lamb
     """
     plan = scenarios(settings.profile)
     services = {scenario.key: ReplayedService(settings.profile, settings.seed) for scenario in plan}
+    records: dict[str, list[CallRecord]] = {}
     async with serve(services) as server:
         with _quiet_garbage_collector():
-            records = await _run_scenarios(settings, plan, services, server.endpoint, on_call_done)
+            for group in _passes(plan):
+                records.update(await _run_scenarios(settings, group, services, server.endpoint, on_call_done))
     timeline = Timeline(settings.profile)
     results = []
     for scenario in plan:

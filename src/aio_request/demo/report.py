@@ -135,13 +135,116 @@ def _find(result: LabResult, key: str) -> ScenarioResult | None:
     return next((r for r in result.results if r.scenario.key == key), None)
 
 
+def _windows_of_kind(result: LabResult, kind: IncidentKind) -> list[str]:
+    """The timeline windows whose incident is of ``kind``."""
+    incidents = result.settings.profile.incidents
+    return [
+        name for name, incident in zip(result.windows[1:], incidents, strict=True) if incident.kind is kind
+    ]
+
+
+def _strategies(result: LabResult) -> list[str]:
+    """The strategy keys (``single``, ``sequential``, ...), in display order."""
+    names: list[str] = []
+    for run in result.results:
+        name = run.scenario.key.split("-", 1)[1]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _runs(result: LabResult, phase_key: str) -> dict[str, ScenarioResult]:
+    """Strategy key → the run of that strategy in phase ``phase_key``."""
+    found = {}
+    for name in _strategies(result):
+        run = _find(result, f"{phase_key}-{name}")
+        if run is not None:
+            found[name] = run
+    return found
+
+
+def healthy_calls_failed(run: ScenarioResult) -> int:
+    """Calls answered by the breaker's fallback while the service was healthy (``steady``)."""
+    return run.windows[STEADY].fast_failed
+
+
+def _hits(run: ScenarioResult, windows: Sequence[str]) -> int:
+    return sum(run.windows[w].server_hits for w in windows)
+
+
+def _success(run: ScenarioResult, windows: Sequence[str]) -> float:
+    calls = sum(run.windows[w].calls for w in windows)
+    good = sum(run.windows[w].success_rate * run.windows[w].calls for w in windows if run.windows[w].calls)
+    return good / calls if calls else math.nan
+
+
+def protection_costs(result: LabResult) -> list[str]:
+    """What each protection buys and what it costs, computed phase against phase.
+
+    The budgets (``setup()``'s defaults) against the strategies alone; each breaker against the
+    defaults without a breaker: requests that reached the server during the outage (what it
+    buys) and calls that got the breaker's fallback while the service was healthy (what it costs).
+    """
+    lines = []
+    outage = _windows_of_kind(result, IncidentKind.OUTAGE)
+    errors = _windows_of_kind(result, IncidentKind.ERRORS)
+    alone, defaults = _runs(result, "unprotected"), _runs(result, "defaults")
+    if alone and defaults and outage:
+        before = sum(_hits(r, outage) for r in alone.values())
+        after = sum(_hits(defaults[k], outage) for k in alone if k in defaults)
+        succ_before = [_success(r, errors) for r in alone.values()] if errors else []
+        succ_after = [_success(defaults[k], errors) for k in alone if k in defaults] if errors else []
+        cost = ""
+        if succ_before and succ_after:
+            cost = (
+                f"; they cost success in the error burst {format_share(min(succ_before))}-"
+                f"{format_share(max(succ_before))} -> {format_share(min(succ_after))}-"
+                f"{format_share(max(succ_after))} (worst-best strategy)"
+            )
+        lines.append(
+            f"Budgets (plain setup() defaults) buy {_cut(before, after)} fewer requests to the server"
+            f" during the outage ({before} -> {after}, all strategies){cost}."
+        )
+    if errors and "sequential" in defaults:
+        hedging = [k for k in ("hedged", "adaptive") if k in defaults]
+        if hedging:
+            shares = ", ".join(
+                f"{defaults[k].scenario.strategy} {format_share(_success(defaults[k], errors))}"
+                for k in hedging
+            )
+            lines.append(
+                f"Error burst with setup() defaults: {defaults['sequential'].scenario.strategy}"
+                f" {format_share(_success(defaults['sequential'], errors))} of calls succeed, {shares}"
+                " (an attempt after a rejection is a retry, rationed by the retry budget)."
+            )
+    for key, name in (("breaker", "DefaultCircuitBreaker"), ("throttle", "AdaptiveThrottlingCircuitBreaker")):
+        guarded = _runs(result, key)
+        if not guarded or not defaults or not outage:
+            continue
+        before = sum(_hits(defaults[k], outage) for k in guarded if k in defaults)
+        after = sum(_hits(r, outage) for r in guarded.values())
+        failed = ", ".join(f"{k} {healthy_calls_failed(r)}" for k, r in guarded.items())
+        total = sum(healthy_calls_failed(r) for r in guarded.values())
+        in_burst = sum(r.windows[w].fast_failed for r in guarded.values() for w in errors)
+        burst = f", and {in_burst} calls failed by it during the error burst" if errors else ""
+        lines.append(
+            f"{name} buys {_cut(before, after)} fewer requests to the server during the outage"
+            f" ({before} -> {after}); it costs {total} healthy calls failed by its fallback while the"
+            f" service was fine ({failed}){burst}."
+        )
+    return lines
+
+
+def _cut(before: int, after: int) -> str:
+    return "-" if not before else f"{(1 - after / before) * 100:.0f} %"
+
+
 def takeaways(result: LabResult) -> list[str]:
     """Plain statements computed from the numbers, comparing each strategy with the baseline."""
     lines = []
     single = _find(result, "unprotected-single")
     hedged = _find(result, "unprotected-hedged")
     sequential = _find(result, "unprotected-sequential")
-    protected_sequential = _find(result, "protected-sequential")
     if single is not None and hedged is not None:
         s, h = single.summary, hedged.summary
         lines.append(
@@ -156,27 +259,15 @@ def takeaways(result: LabResult) -> list[str]:
             f" -> {format_share(q.success_rate)}, p99 {format_latency(s.latency['p99'])}"
             f" -> {format_latency(q.latency['p99'])} (a retry waits its backoff or the server's Retry-After)."
         )
-    protected_hedged = _find(result, "protected-hedged")
-    if hedged is not None and protected_hedged is not None and protected_hedged.summary.budget_limited:
-        h, p = hedged.summary, protected_hedged.summary
+    defaults_hedged = _find(result, "defaults-hedged")
+    if hedged is not None and defaults_hedged is not None and defaults_hedged.summary.budget_limited:
+        h, p = hedged.summary, defaults_hedged.summary
         worse = p.latency["p99.9"] > h.latency["p99.9"]
         lines.append(
-            f"The hedge budget held {hedged.scenario.strategy} to {p.sent_per_call:.2f} requests per call"
-            f" (alone: {h.sent_per_call:.2f}) by refusing a hedge to {p.budget_limited} calls; its p99.9"
-            f" went {format_latency(h.latency['p99.9'])} -> {format_latency(p.latency['p99.9'])}"
+            f"The budgets held {hedged.scenario.strategy} to {p.sent_per_call:.2f} requests per call"
+            f" (alone: {h.sent_per_call:.2f}) by refusing an extra attempt to {p.budget_limited} calls; its"
+            f" p99.9 went {format_latency(h.latency['p99.9'])} -> {format_latency(p.latency['p99.9'])}"
             + (": a cap on extra load is also a cap on how much tail hedging can cut." if worse else ".")
         )
-    if sequential is not None and protected_sequential is not None:
-        worst = max(
-            (w for w in result.windows if w != STEADY),
-            key=lambda w: sequential.windows[w].sent_per_call if sequential.windows[w].calls else 0.0,
-            default=None,
-        )
-        if worst is not None:
-            before, after = sequential.windows[worst], protected_sequential.windows[worst]
-            lines.append(
-                f"During the {worst}, the breaker and the budgets cut retries' requests per call"
-                f" {before.sent_per_call:.2f} -> {after.sent_per_call:.2f};"
-                f" {after.fast_failed} calls were answered at once by the open circuit."
-            )
+    lines.extend(protection_costs(result))
     return lines

@@ -1,4 +1,4 @@
-"""The lab's matrix: four strategies, first alone, then behind the breaker and the budgets.
+"""The lab's matrix: four strategies, alone, with ``setup()``'s defaults, then behind each breaker.
 
 | strategy | settings |
 |---|---|
@@ -8,11 +8,14 @@
 | adaptive hedging | ``parallel_strategy(attempts_count=3, PercentileBasedRequestAttemptDelaysProvider())`` |
 
 Phase 1 turns every protection off (``retry_budget=None, hedge_budget=None``, no breaker), so
-each strategy shows its raw effect. Phase 2 keeps ``setup()``'s default budgets
-(``RetryBudget()``: extra attempts ≤ 20 % of calls + 1/s; ``HedgeBudget()``: hedges ≤ 5 %) and
-adds :data:`BREAKER_SETTINGS`. The adaptive provider keeps its defaults (p95 of recent
-latencies, clamped to [50 ms, 10 s]) except its window: a tenth of the run (at least 0.5 s, in
-4 buckets) instead of 300 s, so it can re-learn within one incident of the compressed timeline.
+each strategy shows its raw effect. Phase 2 is plain ``setup()``: its default budgets
+(``RetryBudget()``: retries ≤ 20 % of calls + 1/s; ``HedgeBudget()``: hedges ≤ 5 % of calls +
+10/s) and no breaker. Phases 3 and 4 add a breaker to those defaults, side by side:
+:data:`BREAKER_SETTINGS` for :class:`DefaultCircuitBreaker`, :data:`THROTTLE_SETTINGS` for
+:class:`AdaptiveThrottlingCircuitBreaker`. The adaptive provider keeps its defaults (p95 of
+recent latencies, clamped to [5 ms, 10 s]) except its window: a tenth of the run (at least
+0.5 s, in 4 buckets) instead of 300 s, so it can re-learn within one incident of the compressed
+timeline.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from typing import Any, Final
 import yarl
 
 from aio_request import (
+    AdaptiveThrottlingCircuitBreaker,
+    CircuitBreaker,
     Client,
     ClosableResponse,
     DefaultCircuitBreaker,
-    HedgeBudget,
     PercentileBasedRequestAttemptDelaysProvider,
     RequestStrategy,
-    RetryBudget,
     Transport,
     constant_delays,
     parallel_strategy,
@@ -48,7 +51,10 @@ BREAKER_SETTINGS: Final[dict[str, Any]] = {
     "sampling_duration": 0.5,
     "windows_count": 5,
 }
-"""The circuit breaker of phase 2: opens at ≥ 50 % failed attempts over 0.5 s (≥ 20 of them)."""
+"""The circuit breaker of phase 3: opens at ≥ 50 % failed attempts over 0.5 s (≥ 20 of them)."""
+
+THROTTLE_SETTINGS: Final[dict[str, Any]] = {"window_seconds": 0.04, "windows_count": 5}
+"""The adaptive throttle of phase 4: the SRE book's ``k = 2`` over a 0.04 s window."""
 
 ATTEMPTS: Final = 3
 """Attempts per call for the retrying and hedging strategies."""
@@ -56,16 +62,31 @@ ATTEMPTS: Final = 3
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Phase:
-    """A group of scenarios shown in one table."""
+    """A group of scenarios shown in one table: which protections its clients have.
+
+    ``budgets``: ``setup()``'s default retry and hedge budgets (else none); ``breaker``:
+    ``"default"`` (:class:`DefaultCircuitBreaker`), ``"throttle"``
+    (:class:`AdaptiveThrottlingCircuitBreaker`) or ``None``.
+    """
 
     key: str
     title: str
-    protected: bool
+    budgets: bool
+    breaker: str | None
+
+    @property
+    def protected(self) -> bool:
+        """Whether any protection is on."""
+        return self.budgets or self.breaker is not None
 
 
 PHASES: Final = (
-    Phase("unprotected", "Phase 1 - strategies alone (no breaker, no budgets)", protected=False),
-    Phase("protected", "Phase 2 - with circuit breaker + retry/hedge budgets", protected=True),
+    Phase("unprotected", "Phase 1 - strategies alone (no breaker, no budgets)", budgets=False, breaker=None),
+    Phase("defaults", "Phase 2 - plain setup() defaults (retry + hedge budgets, no breaker)", True, None),
+    Phase("breaker", "Phase 3 - defaults + DefaultCircuitBreaker", budgets=True, breaker="default"),
+    Phase(
+        "throttle", "Phase 4 - defaults + AdaptiveThrottlingCircuitBreaker", budgets=True, breaker="throttle"
+    ),
 )
 """The phases, in the order they are shown."""
 
@@ -147,15 +168,31 @@ def build_client(
     event_hub: EventHub,
 ) -> Client:
     """A fresh client for ``scenario`` (its own breaker, budgets and adaptive delays)."""
-    protected = scenario.phase.protected
-    breaker = DefaultCircuitBreaker[str, ClosableResponse](**BREAKER_SETTINGS) if protected else None
+    phase = scenario.phase
+    breaker: CircuitBreaker[str, ClosableResponse] | None = None
+    if phase.breaker == "default":
+        breaker = DefaultCircuitBreaker[str, ClosableResponse](event_hub=event_hub, **BREAKER_SETTINGS)
+    elif phase.breaker == "throttle":
+        breaker = AdaptiveThrottlingCircuitBreaker[str, ClosableResponse](
+            event_hub=event_hub, **THROTTLE_SETTINGS
+        )
+    strategy = scenario.make_strategy(profile, duration)
+    if phase.budgets:  # setup()'s own defaults: nothing passed
+        return setup(
+            transport=transport,
+            endpoint=endpoint,
+            safe_method_strategy=strategy,
+            timeout=profile.deadline_seconds,
+            event_hub=event_hub,
+            circuit_breaker=breaker,
+        )
     return setup(
         transport=transport,
         endpoint=endpoint,
-        safe_method_strategy=scenario.make_strategy(profile, duration),
+        safe_method_strategy=strategy,
         timeout=profile.deadline_seconds,
         event_hub=event_hub,
         circuit_breaker=breaker,
-        retry_budget=RetryBudget() if protected else None,
-        hedge_budget=HedgeBudget() if protected else None,
+        retry_budget=None,
+        hedge_budget=None,
     )

@@ -20,6 +20,7 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._core.errors import FailureKind, TransportFailure
+from aio_request._core.outcomes import CIRCUIT_OPEN_STATUS as CIRCUIT_OPEN_STATUS  # re-exported
 from aio_request.circuit_breaker import CircuitBreaker
 from aio_request.http.deadline import Deadline
 from aio_request.http.headers import Header
@@ -28,9 +29,6 @@ from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse, EmptyResponse
 from aio_request.pipeline.module import NextModuleFunc, RequestModule
 from aio_request.policies.classify import ResponseClassifier, ResponseVerdict, is_shed
-
-CIRCUIT_OPEN_STATUS: Final = 502
-"""The status of the response produced while a circuit is open."""
 
 CIRCUIT_OPEN_RESPONSE: Final = EmptyResponse(
     status=CIRCUIT_OPEN_STATUS,

@@ -1,8 +1,8 @@
-"""The pipeline module that tells :class:`RequestResponseObserver` objects of every attempt.
+"""A pipeline module that tells :class:`RequestResponseObserver` objects of every attempt.
 
-``setup()`` places it just before the transport, so observers see the attempts that were really
-sent (not the low-timeout ``408`` nor the circuit-breaker ``502``), with the request as the
-caller built it (URL template and parameters, before enrichment and system headers). An attempt
+For pipelines built by hand with ``build_pipeline``: clients made by ``setup()`` tell their
+observers themselves (``response_observers`` and the observers of each call's strategy). The
+observers get the request as the caller built it (URL template and parameters). An attempt
 cancelled before its response arrived is not observed. An observer that raises is logged and
 skipped: observation never breaks a request.
 """
@@ -31,11 +31,6 @@ class ResponseObserverModule(RequestModule):
 
     def __init__(self, observers: Iterable[RequestResponseObserver]) -> None:
         self._observers = tuple(observers)
-
-    @property
-    def observers(self) -> tuple[RequestResponseObserver, ...]:
-        """The observers, in the order they are told."""
-        return self._observers
 
     async def execute(
         self,

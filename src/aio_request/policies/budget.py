@@ -6,19 +6,34 @@ fraction of the calls made recently, as Finagle's ``RetryBudget`` and gRPC's ret
 do, so a healthy service still has its occasional failures retried while a failing one sees at
 most ``1 + ratio`` times its normal load.
 
-How the balance works, per scope:
+Which budget an attempt draws from is the attempt's kind, as its strategy decided
+(:class:`~aio_request._core.outcomes.AttemptKind`): a *retry* (sent after a rejection, nothing
+else in flight) is rationed by the retry budget; a *hedge* (sent alongside an attempt still
+waiting) by the hedge budget. Each budget counts only its own kind: were hedges also charged to
+the retry budget, a hedging client would lose the retries an error burst needs to its own
+hedges, which do nothing against fast errors. The extra load is bounded by the sum of the two
+budgets' bounds.
+
+Each budget, per scope, works the same way:
 
 * every call deposits one request; every admitted extra attempt withdraws one;
-* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots), so an extra
-  attempt is admitted while ``extras_in_window < ratio * requests_in_window``;
-* beyond that, a small floor keeps retries possible for clients with little traffic: a token
-  bucket refilled at ``min_per_second`` tokens per second and holding at most
-  ``max(1, min_per_second)`` tokens (one second's worth, starting full). Unlike Finagle's
-  reserve of ``min_per_second * window`` tokens, it cannot release a burst of a whole window's
-  floor at the start of an outage.
+* deposits and withdrawals are kept over a rolling ``window_seconds`` (10 slots); an extra
+  attempt is admitted from the proportional part while ``withdrawn < ratio * requests`` in the
+  window (so the first call of a fresh client may retry: ``0 < 0.2``);
+* beyond that, a floor keeps extra attempts possible for clients with little traffic: a token
+  bucket refilled at the floor's rate (``min_retries_per_second``, ``min_hedges_per_second``)
+  and holding at most ``max(1, rate)`` tokens (one second's worth, starting full). Unlike
+  Finagle's reserve of ``min_per_second * window`` tokens, it cannot release a burst of a whole
+  window's floor at the start of an outage.
 
-So over any span of ``T`` seconds a scope sends at most ``ratio * calls + min_per_second * T + 1``
-extra attempts.
+So over any span of ``T`` seconds within a window, ``N`` calls are sent at most
+``ceil(ratio * N) + rate * T + max(1, rate)`` extra attempts of a budget. For the retry budget
+with its defaults and no time passing, that is exactly ``N + ceil(0.2 N) + 1`` requests in all
+when every attempt fails (1 call: 3 requests; 6 calls: 9; 60 calls: 73). For the hedge budget
+(5 %, floor 10/s holding 10) a cold or quiet client gets every hedge its strategy asks for —
+the first call of a fresh client both hedges of ``attempts_count=3``, a client making four
+calls a second, each hedged twice, all of them — while at volume the floor adds ``10/s`` to the
+5 % (1 % of a thousand calls a second).
 
 Scope, and why per endpoint: in this library every attempt of a call goes to the endpoint the
 call started with, so the extra load of retries lands on that endpoint. A budget per endpoint
@@ -38,10 +53,13 @@ import math
 from typing import Final
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request._core.validate import between, fraction, non_negative
 from aio_request.events import DEFAULT_EVENT_HUB, BudgetExhausted, EventHub
 
 _SLOTS: Final = 10
+_EPSILON: Final = 1e-9
+"""Tolerance of the proportional tests: ``0.2 * 15`` is ``3.0000000000000004`` in floats."""
 MAX_SCOPES: Final = 1024
 """The most scopes (endpoints) one :class:`AttemptBudget` keeps a balance for."""
 
@@ -76,14 +94,13 @@ class RetryBudget:
 class HedgeBudget:
     """How many hedged attempts a client may send per endpoint (Finagle's ``maxExtraLoad``).
 
-    ``max_extra_load`` (0.05): hedges allowed per call over the last ``window_seconds`` (10 s),
-    in ``[0, 1]``; ``min_hedges_per_second`` (0): a floor for low traffic, >= 0. With the default
-    no floor, hedging can never add more than 5 % load, whatever the delays provider decides.
-    Hedges also draw from the :class:`RetryBudget` when one is set.
+    ``max_extra_load`` (0.05, in ``[0, 1]``): hedges allowed per call over the last
+    ``window_seconds`` (10 s); ``min_hedges_per_second`` (10.0, >= 0): the floor beyond that, a
+    token bucket of this rate holding one second's worth, so that a cold or quiet client hedges.
     """
 
     max_extra_load: float = 0.05
-    min_hedges_per_second: float = 0.0
+    min_hedges_per_second: float = 10.0
     window_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -96,25 +113,53 @@ DEFAULT_RETRY_BUDGET: Final = RetryBudget()
 """The retry budget ``setup()`` uses: 20 % of calls over 10 s, plus 1 per second."""
 
 DEFAULT_HEDGE_BUDGET: Final = HedgeBudget()
-"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s."""
+"""The hedge budget ``setup()`` uses: 5 % of calls over 10 s, plus 10 per second."""
+
+
+class _Window:
+    """Requests and extra attempts over a rolling window of :data:`_SLOTS` slots."""
+
+    __slots__ = ("_extras", "_requests", "_slot", "_slot_duration", "extras_total", "requests_total")
+
+    def __init__(self, window_seconds: float, now: float) -> None:
+        self._slot_duration = window_seconds / _SLOTS
+        self._slot = math.floor(now / self._slot_duration)
+        self._requests = [0] * _SLOTS
+        self._extras = [0] * _SLOTS
+        self.requests_total = 0
+        self.extras_total = 0
+
+    def roll(self, now: float) -> int:
+        """Forget the slots whose time is over; the index of the current slot."""
+        slot = math.floor(now / self._slot_duration)
+        passed = slot - self._slot
+        if passed > 0:
+            if passed >= _SLOTS:
+                self._requests = [0] * _SLOTS
+                self._extras = [0] * _SLOTS
+                self.requests_total = self.extras_total = 0
+            else:
+                for step in range(1, passed + 1):
+                    index = (self._slot + step) % _SLOTS
+                    self.requests_total -= self._requests[index]
+                    self.extras_total -= self._extras[index]
+                    self._requests[index] = self._extras[index] = 0
+            self._slot = slot
+        return slot % _SLOTS
+
+    def add_request(self, now: float) -> None:
+        self._requests[self.roll(now)] += 1
+        self.requests_total += 1
+
+    def add_extra(self, now: float) -> None:
+        self._extras[self.roll(now)] += 1
+        self.extras_total += 1
 
 
 class _Balance:
-    """The rolling balance of one scope for one budget (see the module docstring)."""
+    """One budget of one scope: a proportion of the window's calls, then a token floor."""
 
-    __slots__ = (
-        "_capacity",
-        "_extras",
-        "_extras_total",
-        "_floor_rate",
-        "_ratio",
-        "_requests",
-        "_requests_total",
-        "_slot",
-        "_slot_duration",
-        "_tokens",
-        "_tokens_at",
-    )
+    __slots__ = ("_capacity", "_floor_rate", "_ratio", "_tokens", "_tokens_at", "_window")
 
     def __init__(self, *, ratio: float, floor_rate: float, window_seconds: float, now: float) -> None:
         self._ratio = ratio
@@ -122,34 +167,15 @@ class _Balance:
         self._capacity = max(1.0, floor_rate) if floor_rate > 0 else 0.0
         self._tokens = self._capacity
         self._tokens_at = now
-        self._slot_duration = window_seconds / _SLOTS
-        self._slot = math.floor(now / self._slot_duration)
-        self._requests = [0] * _SLOTS
-        self._extras = [0] * _SLOTS
-        self._requests_total = 0
-        self._extras_total = 0
-
-    def _roll(self, now: float) -> int:
-        slot = math.floor(now / self._slot_duration)
-        passed = slot - self._slot
-        if passed > 0:
-            if passed >= _SLOTS:
-                self._requests = [0] * _SLOTS
-                self._extras = [0] * _SLOTS
-                self._requests_total = self._extras_total = 0
-            else:
-                for step in range(1, passed + 1):
-                    index = (self._slot + step) % _SLOTS
-                    self._requests_total -= self._requests[index]
-                    self._extras_total -= self._extras[index]
-                    self._requests[index] = self._extras[index] = 0
-            self._slot = slot
-        return slot % _SLOTS
+        self._window = _Window(window_seconds, now)
 
     def deposit(self, now: float) -> None:
-        index = self._roll(now)
-        self._requests[index] += 1
-        self._requests_total += 1
+        self._window.add_request(now)
+
+    def _proportion_allows(self, now: float) -> bool:
+        window = self._window
+        window.roll(now)
+        return window.extras_total < self._ratio * window.requests_total - _EPSILON
 
     def _refill(self, now: float) -> None:
         if self._capacity:
@@ -159,18 +185,15 @@ class _Balance:
             self._tokens_at = now
 
     def available(self, now: float) -> bool:
-        self._roll(now)
-        if self._extras_total < self._ratio * self._requests_total:
+        if self._proportion_allows(now):
             return True
         self._refill(now)
         return self._tokens >= 1.0
 
     def withdraw(self, now: float) -> None:
         """Take one extra attempt; call only right after :meth:`available` returned True."""
-        index = self._roll(now)
-        if self._extras_total < self._ratio * self._requests_total:
-            self._extras[index] += 1
-            self._extras_total += 1
+        if self._proportion_allows(now):
+            self._window.add_extra(now)
         else:
             self._refill(now)
             self._tokens -= 1.0
@@ -187,13 +210,14 @@ class _ScopeBalances:
 class AttemptBudget:
     """One client's ledger of extra attempts, per scope (endpoint URL string).
 
-    ``retry`` rations every extra attempt (retries and hedges), ``hedge`` additionally rations
-    hedges; ``None`` turns that budget off. A refusal is announced as a
-    :class:`~aio_request.events.BudgetExhausted` event on ``event_hub``.
+    ``retry`` rations retries, ``hedge`` rations hedges; ``None`` turns that budget off. A
+    refusal is announced as a :class:`~aio_request.events.BudgetExhausted` event on
+    ``event_hub``.
 
     >>> budget = AttemptBudget(retry=RetryBudget(ratio=0.5, min_retries_per_second=0))
     >>> budget.record_request("http://a/"); budget.record_request("http://a/")
-    >>> budget.admit("http://a/", hedge=False), budget.admit("http://a/", hedge=False)
+    >>> from aio_request._core.outcomes import AttemptKind
+    >>> budget.admit("http://a/", AttemptKind.RETRY), budget.admit("http://a/", AttemptKind.RETRY)
     (True, False)
     """
 
@@ -261,30 +285,29 @@ class AttemptBudget:
         if balances.hedge is not None:
             balances.hedge.deposit(now)
 
-    def admit(self, scope: str, *, hedge: bool) -> bool:
-        """Whether one more attempt (a hedge if ``hedge``, else a retry) may go to ``scope`` now.
+    def admit(self, scope: str, kind: AttemptKind) -> bool:
+        """Whether one more attempt of ``kind`` may go to ``scope`` now (and account for it if so).
 
-        When admitted, the attempt is withdrawn from every budget it draws from.
+        A ``RETRY`` is rationed by the retry budget, a ``HEDGE`` by the hedge budget; ``FIRST``
+        attempts are never rationed.
         """
-        if self._retry is None and (self._hedge is None or not hedge):
+        if kind is AttemptKind.FIRST or (self._retry is None and self._hedge is None):
             return True
         now = self._clock.now()
         balances = self._balances(scope, now)
-        hedge_balance = balances.hedge if hedge else None
-        if hedge_balance is not None and not hedge_balance.available(now):
-            self._refused(scope, hedge, "hedge")
+        if kind is AttemptKind.HEDGE:
+            balance, budget = balances.hedge, BudgetKind.HEDGE
+        else:
+            balance, budget = balances.retry, BudgetKind.RETRY
+        if balance is None:
+            return True
+        if not balance.available(now):
+            self._refused(scope, kind, budget)
             return False
-        retry_balance = balances.retry
-        if retry_balance is not None and not retry_balance.available(now):
-            self._refused(scope, hedge, "retry")
-            return False
-        if hedge_balance is not None:
-            hedge_balance.withdraw(now)
-        if retry_balance is not None:
-            retry_balance.withdraw(now)
+        balance.withdraw(now)
         return True
 
-    def _refused(self, scope: str, hedge: bool, budget: str) -> None:
+    def _refused(self, scope: str, kind: AttemptKind, budget: BudgetKind) -> None:
         hub = self._event_hub
         if hub.active:
-            hub.emit(BudgetExhausted(scope=scope, kind="hedge" if hedge else "retry", budget=budget))
+            hub.emit(BudgetExhausted(scope=scope, kind=kind, budget=budget))

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Mapping
 from typing import Final
 
+from aio_request._core.outcomes import (
+    NETWORK_ERROR_STATUS,
+    TIMEOUT_STATUS,
+    TOO_MANY_REDIRECTS_STATUS,
+    FailureKind,
+)
+from aio_request._core.outcomes import ResponseVerdict as ResponseVerdict  # re-exported
 from aio_request.http.headers import Header
 from aio_request.http.response import Response
-
-
-class ResponseVerdict(enum.Enum):
-    """ACCEPT: return this response. REJECT: try again if the strategy allows."""
-
-    ACCEPT = "accept"
-    REJECT = "reject"
 
 
 class ResponseClassifier(abc.ABC):
@@ -28,7 +27,19 @@ class ResponseClassifier(abc.ABC):
         """The verdict for ``response``."""
 
 
-_RETRYABLE_CLIENT_STATUSES: Final = frozenset({408, 429})
+_RETRYABLE_CLIENT_STATUSES: Final = frozenset({TIMEOUT_STATUS, 429})
+
+_VERDICT_BY_FAILURE: Final = {
+    FailureKind.CONNECT: ResponseVerdict.REJECT,
+    FailureKind.RESET: ResponseVerdict.REJECT,
+    FailureKind.PROTOCOL: ResponseVerdict.REJECT,
+    FailureKind.TIMEOUT: ResponseVerdict.REJECT,
+    FailureKind.TOO_MANY_REDIRECTS: ResponseVerdict.ACCEPT,
+    FailureKind.INVALID_REDIRECT: ResponseVerdict.ACCEPT,
+    FailureKind.RESPONSE_TOO_LARGE: ResponseVerdict.ACCEPT,
+    FailureKind.DEADLINE: ResponseVerdict.ACCEPT,
+    FailureKind.CIRCUIT_OPEN: ResponseVerdict.ACCEPT,
+}
 _SHED_STATUS: Final = 503
 
 
@@ -45,18 +56,22 @@ def is_shed(response: Response) -> bool:
 class DefaultResponseClassifier(ResponseClassifier):
     """The default verdicts, in order of precedence.
 
-    1. an entry of ``verdict_for_status``;
-    2. ``X-Do-Not-Retry`` present → ACCEPT;
-    3. 5xx, ``network_errors_code`` (489), 408 and 429 → REJECT;
-    4. everything else, ``too_many_redirects_code`` (488) included → ACCEPT.
+    1. a synthetic response is judged by its ``failure`` kind, whatever its status: a local
+       timeout or a connection that failed (``CONNECT``, ``RESET``, ``PROTOCOL``, ``TIMEOUT``)
+       → REJECT; too many redirects, a redirect that cannot be followed, a body over the size
+       limit, a spent deadline and an open circuit → ACCEPT (nothing to gain by sending again);
+    2. an entry of ``verdict_for_status``;
+    3. ``X-Do-Not-Retry`` present → ACCEPT;
+    4. 5xx, ``network_errors_code`` (489), 408 and 429 → REJECT;
+    5. everything else, ``too_many_redirects_code`` (488) included → ACCEPT.
     """
 
     __slots__ = ("_network_errors_code", "_too_many_redirects_code", "_verdict_for_status")
 
     def __init__(
         self,
-        network_errors_code: int = 489,
-        too_many_redirects_code: int = 488,
+        network_errors_code: int = NETWORK_ERROR_STATUS,
+        too_many_redirects_code: int = TOO_MANY_REDIRECTS_STATUS,
         verdict_for_status: Mapping[int, ResponseVerdict] | None = None,
     ) -> None:
         self._network_errors_code = network_errors_code
@@ -65,6 +80,9 @@ class DefaultResponseClassifier(ResponseClassifier):
 
     def classify(self, response: Response) -> ResponseVerdict:
         """Apply the rules above."""
+        failure = response.failure
+        if failure is not None:
+            return _VERDICT_BY_FAILURE[failure.kind]
         status = response.status
         if self._verdict_for_status:
             verdict = self._verdict_for_status.get(status)

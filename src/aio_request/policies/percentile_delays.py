@@ -27,7 +27,8 @@ merge of the buckets per query to slide a window; this costs about 1-2 µs per o
 query (``benchmarks/percentile_cost.py``) with no dependency.
 
 Which attempts are learned from: responses the server produced normally — no local failure
-(``Response.failure is None``), not 5xx, 408 or 429 — with a known ``elapsed``. Attempts cancelled
+(``Response.failure is None``), not 5xx, 408 or 429 — with an ``elapsed`` that is a finite
+number >= 0 (NaN, negative and infinite values are ignored). Attempts cancelled
 before they finished (the losers of a hedge race) are not observed. Keys are per provider: give
 each client its own provider, since the keys do not include the endpoint.
 """
@@ -190,13 +191,14 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
     ``provider(request, attempt)`` returns ``clamp(p) * attempt``, where ``p`` is the
     ``percentile`` (0.95) of the latencies of that request's template seen over the last
     ``window_size_seconds`` (300 s, in ``buckets_count`` = 2 time buckets) and ``clamp`` keeps it
-    within ``[min_delay_seconds, max_delay_seconds]`` (0.05 s and 10 s). Before any data for
-    the template it returns ``min_delay_seconds * attempt``. See the module docstring for how
-    latencies are kept and which responses count.
+    within ``[min_delay_seconds, max_delay_seconds]`` (0.005 s and 10 s). Before any data for
+    the template it returns ``min_delay_seconds * attempt``. (aio-request 0.2.9's floor was
+    0.05 s: no hedge could start before 50 ms, whatever the service's latencies.) See the module
+    docstring for how latencies are kept and which responses count.
 
-    Use it as a strategy's ``delays_provider``; ``setup()`` registers it as an observer of the
-    client automatically when it is the delays provider of the ``safe_method_strategy`` or
-    ``unsafe_method_strategy`` given to it, otherwise pass it in ``response_observers``.
+    Use it as a strategy's ``delays_provider``: the strategy reports it as an observer
+    (:meth:`~aio_request.strategies.RequestStrategy.observers`), however deeply it is wrapped,
+    and the client feeds it every attempt of the calls using that strategy.
 
     Raises ``ValueError`` naming the option when ``percentile`` is not in ``(0, 1]``, a delay is
     negative or not finite, ``max_delay_seconds < min_delay_seconds``, ``window_size_seconds`` is
@@ -205,7 +207,7 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
     >>> provider = PercentileBasedRequestAttemptDelaysProvider()
     >>> from aio_request.http.builders import get
     >>> provider(get("users/{id}", path_parameters={"id": 1}), 1)
-    0.05
+    0.005
     """
 
     __slots__ = (
@@ -226,7 +228,7 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
         self,
         *,
         percentile: float = 0.95,
-        min_delay_seconds: float = 0.05,
+        min_delay_seconds: float = 0.005,
         max_delay_seconds: float = 10,
         window_size_seconds: float = 300,
         buckets_count: int = 2,
@@ -280,7 +282,9 @@ class PercentileBasedRequestAttemptDelaysProvider(RequestAttemptDelaysProvider, 
         """Learn ``response.elapsed`` when the server answered normally (see the module doc)."""
         elapsed = response.elapsed
         status = response.status
-        if elapsed < 0 or status >= 500 or status in _UNLEARNED_STATUSES or response.failure is not None:
+        if not 0 <= elapsed < math.inf:
+            return  # NaN, negative or infinite: not a latency
+        if status >= 500 or status in _UNLEARNED_STATUSES or response.failure is not None:
             return
         key = (request.method, request.url.path)
         slot = int(self._clock.now() // self._bucket_duration)

@@ -11,7 +11,13 @@ from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.strategies.request_strategy import RequestStrategy, ResponseWithVerdict, SendRequestFunc
+from aio_request.policies.observer import RequestResponseObserver
+from aio_request.strategies.request_strategy import (
+    RequestStrategy,
+    ResponseWithVerdict,
+    SendRequestFunc,
+    unique_observers,
+)
 
 
 class MethodBasedStrategy(RequestStrategy):
@@ -27,6 +33,13 @@ class MethodBasedStrategy(RequestStrategy):
     ) -> None:
         self._strategy_by_method = {method.upper(): s for method, s in strategy_by_method.items()}
         self._default = default
+
+    def observers(self) -> tuple[RequestResponseObserver, ...]:
+        """The observers of every strategy it may choose, each once."""
+        strategies = [*self._strategy_by_method.values()]
+        if self._default is not None:
+            strategies.append(self._default)
+        return unique_observers(strategies)
 
     def request(
         self,

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import enum
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import yarl
 
+from aio_request._core.outcomes import AttemptKind as AttemptKind  # re-exported
+from aio_request._core.outcomes import ResponseVerdict
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.policies.classify import ResponseVerdict, is_shed
+from aio_request.policies.classify import is_shed
 from aio_request.policies.delays import DelaysProvider, delay_for
+from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.retry_after import retry_after_seconds
 
 TResponse = TypeVar("TResponse", bound=ClosableResponse)
@@ -45,19 +47,12 @@ SendRequestFunc: TypeAlias = Callable[
 """(endpoint, request, deadline, priority) → a context manager of one attempt's result."""
 
 
-class AttemptKind(enum.Enum):
-    """Why an attempt is sent: the first one, a retry after a failure, or a hedge alongside."""
-
-    FIRST = "first"
-    RETRY = "retry"
-    HEDGE = "hedge"
-
-
 class AttemptSender(abc.ABC):
-    """A ``SendRequestFunc`` that also rations extra attempts (retry and hedge budgets).
+    """A ``SendRequestFunc`` that also knows attempt kinds and rations extra attempts.
 
-    The client passes one of these to strategies; built-in strategies ask
-    :func:`admit_extra_attempt` before every attempt after the first.
+    The client passes one of these to strategies. Built-in strategies send every attempt with
+    :func:`send_attempt` (naming its :class:`AttemptKind`) and ask :func:`admit_extra_attempt`
+    before every attempt after the first; a plain call sends an attempt of undeclared kind.
     """
 
     __slots__ = ()
@@ -66,11 +61,31 @@ class AttemptSender(abc.ABC):
     def __call__(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """Send one attempt."""
+        """Send one attempt whose kind the strategy did not say."""
+
+    @abc.abstractmethod
+    def send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """Send one attempt of ``kind``."""
 
     @abc.abstractmethod
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
         """Whether one more attempt of ``kind`` may be sent now (and account for it if so)."""
+
+
+def send_attempt(
+    send_request: SendRequestFunc,
+    kind: AttemptKind,
+    endpoint: yarl.URL,
+    request: Request,
+    deadline: Deadline,
+    priority: Priority,
+) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+    """Send one attempt of ``kind`` through ``send_request`` (plain functions ignore the kind)."""
+    if isinstance(send_request, AttemptSender):
+        return send_request.send(endpoint, request, deadline, priority, kind)
+    return send_request(endpoint, request, deadline, priority)
 
 
 def admit_extra_attempt(send_request: SendRequestFunc, kind: AttemptKind) -> bool:
@@ -78,6 +93,21 @@ def admit_extra_attempt(send_request: SendRequestFunc, kind: AttemptKind) -> boo
     if isinstance(send_request, AttemptSender):
         return send_request.admit_extra_attempt(kind)
     return True
+
+
+def unique_observers(strategies: Iterable[RequestStrategy]) -> tuple[RequestResponseObserver, ...]:
+    """The observers of ``strategies``, each once, in order."""
+    found: list[RequestResponseObserver] = []
+    for strategy in strategies:
+        for observer in strategy.observers():
+            if all(observer is not seen for seen in found):
+                found.append(observer)
+    return tuple(found)
+
+
+def observers_of_provider(provider: object) -> tuple[RequestResponseObserver, ...]:
+    """``(provider,)`` when it is a :class:`RequestResponseObserver` (learns from responses)."""
+    return (provider,) if isinstance(provider, RequestResponseObserver) else ()
 
 
 class OpenedAttempt(Generic[T]):
@@ -162,6 +192,14 @@ class RequestStrategy(abc.ABC):
     """Decides when to send attempts and which result the caller gets."""
 
     __slots__ = ()
+
+    def observers(self) -> tuple[RequestResponseObserver, ...]:
+        """The observers this strategy holds, its inner strategies' included (none by default).
+
+        The client tells them of every attempt of every call that uses this strategy, e.g. an
+        adaptive delays provider learning latencies. Override to report what a strategy holds.
+        """
+        return ()
 
     @abc.abstractmethod
     def request(

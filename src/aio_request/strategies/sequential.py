@@ -6,14 +6,15 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
+from aio_request._core.outcomes import AttemptKind, ResponseVerdict
 from aio_request._core.validate import at_least
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.policies.classify import ResponseVerdict
 from aio_request.policies.deadline_split import DeadlineProvider, pass_deadline_through
 from aio_request.policies.delays import DelaysProvider, linear_backoff_delays
+from aio_request.policies.observer import RequestResponseObserver
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
     OpenedAttemptContext,
@@ -21,8 +22,10 @@ from aio_request.strategies.request_strategy import (
     ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
+    observers_of_provider,
     open_attempt,
     retry_wait_or_stop,
+    send_attempt,
 )
 
 
@@ -55,8 +58,12 @@ class SequentialRequestStrategy(RequestStrategy):
 
     @property
     def delays_provider(self) -> DelaysProvider:
-        """The delays provider (``setup()`` registers it as an observer when it is one)."""
+        """The delays provider."""
         return self._delays_provider
+
+    def observers(self) -> tuple[RequestResponseObserver, ...]:
+        """The delays provider, when it learns from responses."""
+        return observers_of_provider(self._delays_provider)
 
     def request(
         self,
@@ -81,7 +88,10 @@ class SequentialRequestStrategy(RequestStrategy):
         attempt = 0
         while True:
             attempt_deadline = self._deadline_provider(deadline, attempt, attempts_count)
-            opened = await open_attempt(send_request(endpoint, request, attempt_deadline, priority))
+            kind = AttemptKind.FIRST if attempt == 0 else AttemptKind.RETRY
+            opened = await open_attempt(
+                send_attempt(send_request, kind, endpoint, request, attempt_deadline, priority)
+            )
             attempt += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or attempt >= attempts_count:
                 return opened

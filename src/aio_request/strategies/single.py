@@ -6,13 +6,13 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
+from aio_request._core.outcomes import AttemptKind
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
 from aio_request.policies.classify import is_shed
 from aio_request.strategies.request_strategy import (
-    AttemptKind,
     OpenedAttempt,
     OpenedAttemptContext,
     RequestStrategy,
@@ -21,6 +21,7 @@ from aio_request.strategies.request_strategy import (
     Verdicted,
     admit_extra_attempt,
     open_attempt,
+    send_attempt,
 )
 
 
@@ -53,7 +54,9 @@ class SingleAttemptRequestStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
-        opened = await open_attempt(send_request(endpoint, request, deadline, priority))
+        opened = await open_attempt(
+            send_attempt(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
+        )
         try:
             if (
                 not is_shed(opened.value.response)
@@ -65,7 +68,9 @@ class SingleAttemptRequestStrategy(RequestStrategy):
             await opened.close()
             raise
         await opened.close()
-        return await open_attempt(send_request(endpoint, request, deadline, priority))
+        return await open_attempt(
+            send_attempt(send_request, AttemptKind.RETRY, endpoint, request, deadline, priority)
+        )
 
 
 def single_attempt_strategy() -> RequestStrategy:

@@ -6,15 +6,16 @@ from contextlib import AbstractAsyncContextManager
 
 import yarl
 
+from aio_request._core.outcomes import AttemptKind, ResponseVerdict
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
-from aio_request.policies.classify import ResponseVerdict
 from aio_request.policies.delays import DelaysProvider, delay_for, linear_backoff_delays
+from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
-    AttemptKind,
+    AttemptSender,
     OpenedAttempt,
     OpenedAttemptContext,
     RequestStrategy,
@@ -22,7 +23,10 @@ from aio_request.strategies.request_strategy import (
     SendRequestFunc,
     Verdicted,
     admit_extra_attempt,
+    observers_of_provider,
     open_attempt,
+    send_attempt,
+    unique_observers,
 )
 
 
@@ -41,6 +45,12 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
     def __init__(self, strategy: RequestStrategy, *, delays_provider: DelaysProvider | None = None) -> None:
         self._strategy = strategy
         self._delays_provider = delays_provider if delays_provider is not None else linear_backoff_delays()
+
+    def observers(self) -> tuple[RequestResponseObserver, ...]:
+        """The inner strategy's observers and the delays provider when it learns, each once."""
+        inner = unique_observers([self._strategy])
+        own = [o for o in observers_of_provider(self._delays_provider) if all(o is not i for i in inner)]
+        return (*inner, *own)
 
     def request(
         self,
@@ -62,9 +72,10 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
         round_ = 0
+        round_sender = send_request
         while True:
             opened = await open_attempt(
-                self._strategy.request(send_request, endpoint, request, deadline, priority)
+                self._strategy.request(round_sender, endpoint, request, deadline, priority)
             )
             round_ += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or deadline.expired:
@@ -82,6 +93,31 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
             # No retry fits in what is left, or the retry budget refused one: wait the deadline out;
             # the next round is then answered 408 locally, without being sent.
             await deadline.clock.sleep(delay if retry else deadline.timeout)
+            round_sender = _LaterRoundSender(send_request)
+
+
+class _LaterRoundSender(AttemptSender):
+    """The sender of a later round: the inner strategy's first attempt is a retry there."""
+
+    __slots__ = ("_send_request",)
+
+    def __init__(self, send_request: SendRequestFunc) -> None:
+        self._send_request = send_request
+
+    def __call__(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        return self.send(endpoint, request, deadline, priority, AttemptKind.RETRY)
+
+    def send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        if kind is AttemptKind.FIRST:
+            kind = AttemptKind.RETRY
+        return send_attempt(self._send_request, kind, endpoint, request, deadline, priority)
+
+    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
+        return admit_extra_attempt(self._send_request, kind)
 
 
 def retry_until_deadline_expired(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from fractions import Fraction
 
 import pytest
 
 import aio_request
 from aio_request import EmptyResponse, constant_delays, get, parallel_strategy, sequential_strategy
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request.events import BudgetExhausted, Event, EventHub
 from aio_request.http.response import BufferedResponse
 from aio_request.policies.budget import MAX_SCOPES, AttemptBudget, HedgeBudget, RetryBudget
@@ -17,8 +20,10 @@ A = "http://a.test/"
 B = "http://b.test/"
 
 
-def admitted(budget: AttemptBudget, scope: str = A, *, hedge: bool = False, tries: int = 1000) -> int:
-    return sum(budget.admit(scope, hedge=hedge) for _ in range(tries))
+def admitted(
+    budget: AttemptBudget, scope: str = A, *, kind: AttemptKind = AttemptKind.RETRY, tries: int = 1000
+) -> int:
+    return sum(budget.admit(scope, kind) for _ in range(tries))
 
 
 @pytest.mark.parametrize(
@@ -88,17 +93,43 @@ async def test_retries_spent_slide_out_with_the_window() -> None:
     assert admitted(budget) == 0
 
 
-def test_hedges_draw_from_the_hedge_and_the_retry_budget() -> None:
+def test_hedges_and_retries_draw_each_from_their_own_budget() -> None:
     clock = FakeClock(autojump=True)
     budget = AttemptBudget(
         retry=RetryBudget(ratio=0.2, min_retries_per_second=0),
-        hedge=HedgeBudget(max_extra_load=0.05),
+        hedge=HedgeBudget(max_extra_load=0.05, min_hedges_per_second=0),
         clock=clock,
     )
     for _ in range(100):
         budget.record_request(A)
-    assert admitted(budget, hedge=True) == 5
-    assert admitted(budget, hedge=False) == 15, "the 5 hedges were also taken from the 20 % budget"
+    assert admitted(budget, kind=AttemptKind.HEDGE) == 5
+    assert admitted(budget) == 20, "the hedges took nothing from the retries"
+
+
+def test_the_hedge_floor_is_a_token_bucket_beside_the_proportion() -> None:
+    clock = FakeClock(autojump=True)
+    budget = AttemptBudget(retry=None, hedge=HedgeBudget(max_extra_load=0.05), clock=clock)
+    for _ in range(100):
+        budget.record_request(A)
+    assert admitted(budget, kind=AttemptKind.HEDGE) == 5 + 10, "5 % of 100 calls, then 10 tokens"
+
+
+async def test_the_documented_bound_holds_exactly_for_1_to_60_calls_in_a_full_outage() -> None:
+    """No time passes: N calls send exactly N + ceil(0.2 N) + 1 requests (module docstring)."""
+    clock = FakeClock(autojump=True)
+    transport = FakeTransport(lambda url, request: EmptyResponse(status=503), clock=clock)
+    client = aio_request.setup(
+        transport=transport,
+        endpoint=A,
+        clock=clock,
+        safe_method_strategy=sequential_strategy(attempts_count=1000, delays_provider=constant_delays()),
+    )
+    for calls in range(1, 61):
+        async with client.request(get("x")) as response:
+            assert response.status == 503
+        expected = calls + math.ceil(Fraction(1, 5) * calls) + 1
+        assert len(transport.requests) == expected, f"after {calls} calls"
+    assert clock.now() == 0.0, "no time passed: the floor had only its starting token"
 
 
 def test_scopes_have_separate_balances_and_are_bounded() -> None:
@@ -118,16 +149,19 @@ def test_refusals_are_events_and_no_budget_admits_everything() -> None:
     hub.subscribe(events.append)
     budget = AttemptBudget(
         retry=RetryBudget(ratio=0, min_retries_per_second=0),
-        hedge=HedgeBudget(max_extra_load=0),
+        hedge=HedgeBudget(max_extra_load=0, min_hedges_per_second=0),
         clock=FakeClock(autojump=True),
         event_hub=hub,
     )
     budget.record_request(A)
-    assert not budget.admit(A, hedge=False)
-    assert not budget.admit(A, hedge=True)
-    assert events == [BudgetExhausted(A, "retry", "retry"), BudgetExhausted(A, "hedge", "hedge")]
+    assert not budget.admit(A, AttemptKind.RETRY)
+    assert not budget.admit(A, AttemptKind.HEDGE)
+    assert events == [
+        BudgetExhausted(A, AttemptKind.RETRY, BudgetKind.RETRY),
+        BudgetExhausted(A, AttemptKind.HEDGE, BudgetKind.HEDGE),
+    ]
     unlimited = AttemptBudget(retry=None, hedge=None, clock=FakeClock(autojump=True))
-    assert admitted(unlimited) == admitted(unlimited, hedge=True) == 1000
+    assert admitted(unlimited) == admitted(unlimited, kind=AttemptKind.HEDGE) == 1000
 
 
 async def calls_against(transport: FakeTransport, count: int, **options: object) -> int:
@@ -166,7 +200,14 @@ async def test_a_healthy_service_still_gets_its_occasional_failures_retried() ->
     assert await calls_against(transport, 300) == 300
 
 
-async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() -> None:
+@pytest.mark.parametrize(
+    ("hedge_budget", "expected"),
+    [(HedgeBudget(min_hedges_per_second=0), 105), (HedgeBudget(), 123)],
+    ids=["5 % of 100 calls", "plus the floor: 10 tokens, then 10/s while the calls run"],
+)
+async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts(
+    hedge_budget: HedgeBudget, expected: int
+) -> None:
     clock = FakeClock(autojump=True)
     transport = FakeTransport(lambda url, request: BufferedResponse(status=200), latency=1.0, clock=clock)
     client = aio_request.setup(
@@ -174,6 +215,7 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() ->
         endpoint=A,
         clock=clock,
         safe_method_strategy=parallel_strategy(delays_provider=constant_delays(delay=0.1)),
+        hedge_budget=hedge_budget,
     )
 
     async def one() -> int:
@@ -184,7 +226,9 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() ->
         return await asyncio.gather(*(one() for _ in range(100)))
 
     assert await hundred() == [200] * 100
-    assert len(transport.requests) == 105, "5 % of 100 calls may hedge"
+    # 100 calls + ceil(5 % of 100) + (with the floor) its 10 starting tokens and the 8 refilled
+    # while hedges are asked for again, from 0.1 s until the first attempts answer at 1 s.
+    assert len(transport.requests) == expected
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,9 @@ def test_latencies_are_kept_per_method_and_url_template_never_per_id() -> None:
         EmptyResponse(status=489, elapsed=0.5, failure=TransportFailure(FailureKind.CONNECT)),
         EmptyResponse(status=502, elapsed=0.5, failure=TransportFailure(FailureKind.CIRCUIT_OPEN)),
         BufferedResponse(status=200, elapsed=-1),
+        BufferedResponse(status=200, elapsed=math.nan),
+        BufferedResponse(status=200, elapsed=math.inf),
+        BufferedResponse(status=200, elapsed=-math.inf),
     ],
 )
 def test_failures_synthetic_responses_and_unknown_latencies_are_not_learned(response: Response) -> None:
@@ -199,3 +202,104 @@ def test_setup_refuses_something_that_is_not_an_observer() -> None:
             endpoint="http://service.test/",
             response_observers=[1],  # type: ignore[list-item]
         )
+
+
+def test_the_default_floor_lets_a_fast_service_hedge_within_milliseconds() -> None:
+    delays = provider()
+    assert delays(USER, 1) == 0.005, "before any data: the 5 ms default floor (0.2.9: 50 ms)"
+    for _ in range(100):
+        delays.observe(USER, ok(0.004))
+    assert delays(USER, 1) == pytest.approx(0.005), "a 4 ms p95 is clamped to the floor"
+
+
+def a_call_client(
+    strategy: aio_request.RequestStrategy, *, by_method: bool = True
+) -> tuple[aio_request.Client, FakeTransport]:
+    transport = FakeTransport(lambda url, request: BufferedResponse(status=200))
+    client = aio_request.setup(
+        transport=transport,
+        endpoint="http://service.test/",
+        safe_method_strategy=strategy if by_method else None,
+    )
+    return client, transport
+
+
+async def test_a_provider_wrapped_in_retry_until_deadline_learns() -> None:
+    delays = provider()
+    client, _ = a_call_client(
+        aio_request.retry_until_deadline_expired(parallel_strategy(delays_provider=delays))
+    )
+    async with client.request(USER):
+        pass
+    assert delays.percentile_of(USER) is not None, "it learned"
+
+
+async def test_a_provider_in_a_by_method_strategy_learns() -> None:
+    delays = provider()
+    strategy = aio_request.MethodBasedStrategy({"GET": sequential_strategy(delays_provider=delays)})
+    client, _ = a_call_client(aio_request.retry_until_deadline_expired(strategy))
+    async with client.request(USER):
+        pass
+    assert delays.percentile_of(USER) is not None, "it learned"
+
+
+async def test_a_per_call_strategy_brings_its_provider_along() -> None:
+    delays = provider()
+    client, _ = a_call_client(sequential_strategy())
+    async with client.request(USER, strategy=parallel_strategy(delays_provider=delays)):
+        pass
+    assert delays.percentile_of(USER) is not None, "it learned"
+    other = post("users/{id}", path_parameters={"id": 1})
+    async with client.request(other):
+        pass
+    assert delays.percentile_of(other) is None, "calls using another strategy do not feed it"
+
+
+async def test_a_provider_given_twice_is_told_once_per_attempt() -> None:
+    seen = Recorder()
+
+    class LearningDelays(aio_request.RequestAttemptDelaysProvider, RequestResponseObserver):
+        def __call__(self, request: Request, attempt: int) -> float:
+            return 0.0
+
+        def observe(self, request: Request, response: Response) -> None:
+            seen.observe(request, response)
+
+    learning = LearningDelays()
+    transport = FakeTransport(lambda url, request: BufferedResponse(status=200))
+    client = aio_request.setup(
+        transport=transport,
+        endpoint="http://service.test/",
+        safe_method_strategy=sequential_strategy(delays_provider=learning),
+        unsafe_method_strategy=parallel_strategy(delays_provider=learning),
+        response_observers=[learning],
+    )
+    async with client.request(USER):
+        pass
+    assert seen.seen == [("users/{id}", 200)]
+
+
+def test_strategies_report_the_observers_they_hold_recursively() -> None:
+    delays = provider()
+    other = provider()
+    strategy = aio_request.MethodBasedStrategy(
+        {"GET": aio_request.retry_until_deadline_expired(parallel_strategy(delays_provider=delays))},
+        default=sequential_strategy(delays_provider=other),
+    )
+    assert strategy.observers() == (delays, other)
+    assert aio_request.single_attempt_strategy().observers() == ()
+    assert sequential_strategy().observers() == (), "a plain delays function observes nothing"
+
+
+async def test_attempts_that_sent_nothing_are_not_observed() -> None:
+    recorder = Recorder()
+    client = aio_request.setup(
+        transport=FakeTransport(lambda url, request: BufferedResponse(status=200)),
+        endpoint="http://service.test/",
+        response_observers=[recorder],
+        low_timeout_threshold=1.0,
+        timeout=0.5,
+    )
+    async with client.request(USER) as response:
+        assert response.status == 408, "the low-timeout guard answered"
+    assert recorder.seen == []

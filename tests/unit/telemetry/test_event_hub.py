@@ -8,6 +8,7 @@ import typing
 import pytest
 
 import aio_request
+from aio_request._core.outcomes import AttemptKind, BudgetKind
 from aio_request.events import (
     EVENT_TYPES,
     AttemptFinished,
@@ -22,7 +23,7 @@ from aio_request.testing import FakeTransport
 from .helpers import Recorder
 
 SERVED = ServerRequestFinished(route="/x", method="GET", status=200, client="", duration=0.1)
-REFUSED = BudgetExhausted(scope="http://a/", kind="retry", budget="retry")
+REFUSED = BudgetExhausted(scope="http://a/", kind=AttemptKind.RETRY, budget=BudgetKind.RETRY)
 
 loaded: list[Recorder] = []
 
@@ -39,7 +40,12 @@ def decline() -> None:
     return
 
 
-AUTO = "tests.unit.telemetry.test_event_hub:make_recorder"
+AUTO = make_recorder
+
+
+def broken() -> None:
+    """An automatic-listener factory that fails."""
+    raise RuntimeError("cannot start")
 
 
 @pytest.fixture(autouse=True)
@@ -126,11 +132,19 @@ def test_building_a_client_loads_the_automatic_listeners() -> None:
 def test_a_missing_integration_is_skipped_quietly_and_leaves_the_hub_inactive(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hub = EventHub(auto_listeners=["aio_request_no_such_module:listener", f"{__name__}:decline"])
+    hub = EventHub(auto_listeners=[decline])
     with caplog.at_level(logging.WARNING):
         hub.load_auto_listeners()
     assert not hub.active
     assert caplog.records == []
+
+
+def test_a_failing_factory_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    hub = EventHub(auto_listeners=[broken, AUTO])
+    with caplog.at_level(logging.ERROR):
+        hub.load_auto_listeners()
+    assert len(loaded) == 1, "the next factory still ran"
+    assert "failed to start" in caplog.text
 
 
 def test_disabling_automatic_listeners_before_or_after_they_load() -> None:

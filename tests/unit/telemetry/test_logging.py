@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from aio_request import EmptyResponse, get
+from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState
 from aio_request.events import BudgetExhausted, CircuitStateChanged, EventHub, ServerRequestFinished
 from aio_request.telemetry.logging import LoggingListener, install
 
@@ -19,9 +20,13 @@ async def test_calls_attempts_refusals_and_transitions_are_logged(caplog: pytest
     c, _ = client(hub, lambda url, request: EmptyResponse(status=503))
     with caplog.at_level(logging.DEBUG, logger="test.aio_request"):
         await status_of(c, get("users/{id}", path_parameters={"id": 1}))
-        hub.emit(BudgetExhausted(scope="http://svc.test/", kind="retry", budget="retry"))
-        hub.emit(CircuitStateChanged(scope="http://svc.test/", old="closed", new="open"))
-        hub.emit(CircuitStateChanged(scope="http://svc.test/", old="open", new="half_open"))
+        hub.emit(BudgetExhausted(scope="http://svc.test/", kind=AttemptKind.RETRY, budget=BudgetKind.RETRY))
+        hub.emit(
+            CircuitStateChanged(scope="http://svc.test/", old=CircuitState.CLOSED, new=CircuitState.OPEN)
+        )
+        hub.emit(
+            CircuitStateChanged(scope="http://svc.test/", old=CircuitState.OPEN, new=CircuitState.HALF_OPEN)
+        )
         hub.emit(ServerRequestFinished(route="/x", method="GET", status=500, client="a", duration=0.01))
     lines = [(record.levelno, record.getMessage()) for record in caplog.records]
     assert lines[0][0] == logging.DEBUG

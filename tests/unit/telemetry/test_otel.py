@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import aio_request
 from aio_request import EmptyResponse, get
+from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState
 from aio_request.events import BudgetExhausted, CircuitStateChanged, EventHub, ServerRequestFinished
 from aio_request.http.response import BufferedResponse
 from aio_request.pipeline import TransportModule, build_pipeline
@@ -306,8 +307,8 @@ async def test_metrics_mirror_the_prometheus_ones(otel: Telemetry) -> None:
     otel.hub.emit(
         ServerRequestFinished(route="/users/{id}", method="GET", status=500, client="a", duration=0.1)
     )
-    otel.hub.emit(BudgetExhausted(scope=ENDPOINT, kind="retry", budget="retry"))
-    otel.hub.emit(CircuitStateChanged(scope=ENDPOINT, old="closed", new="open"))
+    otel.hub.emit(BudgetExhausted(scope=ENDPOINT, kind=AttemptKind.RETRY, budget=BudgetKind.RETRY))
+    otel.hub.emit(CircuitStateChanged(scope=ENDPOINT, old=CircuitState.CLOSED, new=CircuitState.OPEN))
 
     (call,) = otel.points("aio_request.client.duration")
     assert call.count == 1

@@ -15,9 +15,10 @@ import pytest
 
 import aio_request
 from aio_request import EmptyResponse, get
+from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState
 from aio_request.events import BudgetExhausted, CircuitStateChanged, EventHub, ServerRequestFinished
 from aio_request.http.response import BufferedResponse
-from aio_request.telemetry.prometheus import DEFAULT_BUCKETS, PrometheusMetrics, install
+from aio_request.telemetry.prometheus import DEFAULT_BUCKETS, PrometheusMetrics, default_listener, install
 from aio_request.testing import FakeClock
 
 from .helpers import ENDPOINT, client, status_of
@@ -181,8 +182,8 @@ def test_server_budget_and_circuit_events_have_their_metrics() -> None:
     hub.emit(
         ServerRequestFinished(route="/users/{id}", method="GET", status=500, client="billing", duration=0.2)
     )
-    hub.emit(BudgetExhausted(scope=ENDPOINT, kind="hedge", budget="hedge"))
-    hub.emit(CircuitStateChanged(scope=ENDPOINT, old="closed", new="open"))
+    hub.emit(BudgetExhausted(scope=ENDPOINT, kind=AttemptKind.HEDGE, budget=BudgetKind.HEDGE))
+    hub.emit(CircuitStateChanged(scope=ENDPOINT, old=CircuitState.CLOSED, new=CircuitState.OPEN))
     server = {
         "request_client": "billing",
         "request_method": "GET",
@@ -205,7 +206,7 @@ def test_server_budget_and_circuit_events_have_their_metrics() -> None:
         == 1
     )
     assert registry.get_sample_value("aio_request_circuit_state", {"request_endpoint": ENDPOINT}) == 2
-    hub.emit(CircuitStateChanged(scope=ENDPOINT, old="open", new="half_open"))
+    hub.emit(CircuitStateChanged(scope=ENDPOINT, old=CircuitState.OPEN, new=CircuitState.HALF_OPEN))
     assert registry.get_sample_value("aio_request_circuit_state", {"request_endpoint": ENDPOINT}) == 1
 
 
@@ -255,7 +256,7 @@ def test_invalid_buckets_are_refused(buckets: list[float]) -> None:
 
 
 def test_install_replaces_the_automatic_listener_with_a_registry_of_ones_own() -> None:
-    hub = EventHub(auto_listeners=["aio_request.telemetry.prometheus:default_listener"])
+    hub = EventHub(auto_listeners=[default_listener])
     registry = prometheus_client.CollectorRegistry()
     unsubscribe = install(registry, event_hub=hub)
     hub.emit(ServerRequestFinished(route="/", method="GET", status=200, client="", duration=0.01))

@@ -1,0 +1,1 @@
+"""Tests of aio_request._core."""
