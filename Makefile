@@ -31,7 +31,16 @@ pytest: $(STAMP)
 
 test: lint typecheck contracts pytest
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]'
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+# The peers comparison (raw aiohttp, aiohttp-retry, backoff, tenacity), then the library's own cost.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/client_overhead.py
 
 # Long: 100,000 hedged requests against a flaky server (a few minutes); not part of `make test`.

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 import yarl
 
 import aio_request
+import aio_request.events
 
 
 class _InstantTransport(aio_request.Transport):
@@ -60,6 +61,13 @@ def _case(name: str) -> Callable[[], Awaitable[None]]:
             transport=_InstantTransport(),
             endpoint=endpoint,
             safe_method_strategy=aio_request.single_attempt_strategy(),
+        )
+    elif name == "single-off":  # nobody listens: no telemetry at all
+        client = aio_request.setup(
+            transport=_InstantTransport(),
+            endpoint=endpoint,
+            safe_method_strategy=aio_request.single_attempt_strategy(),
+            event_hub=aio_request.events.EventHub(),
         )
     elif name == "defaults":
         client = aio_request.setup(transport=_InstantTransport(), endpoint=endpoint)
@@ -116,7 +124,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--case", action="append", choices=["single", "defaults", "hedged"])
+    parser.add_argument("--case", action="append", choices=["single-off", "single", "defaults", "hedged"])
     parser.add_argument("--run", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -125,7 +133,7 @@ def main() -> None:
     print(f"aio_request from {os.path.dirname(aio_request.__file__)}")
     print("| case | instructions per call |")
     print("|---|---|")
-    for case in args.case or ["single", "defaults", "hedged"]:
+    for case in args.case or ["single-off", "single", "defaults", "hedged"]:
         low, high = _instructions(case, args.calls), _instructions(case, 2 * args.calls)
         print(f"| {case} | {(high - low) / args.calls:,.0f} |")
 
