@@ -16,22 +16,24 @@ import yarl
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
 from aio_request.client._call_events import CallTelemetry
-from aio_request.client.endpoint import EndpointProvider
+from aio_request.client.endpoint import EndpointProvider, StaticEndpointProvider
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.http.context import get_context
-from aio_request.http.deadline import Deadline, earliest
+from aio_request.http.deadline import Deadline, earliest_within
 from aio_request.http.priority import Priority, normalize_priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse, Response
 from aio_request.pipeline import NextModuleFunc
 from aio_request.policies.budget import AttemptBudget
 from aio_request.policies.classify import ResponseClassifier
+from aio_request.strategies.by_method import MethodBasedStrategy
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     AttemptSender,
     RequestStrategy,
     ResponseWithVerdict,
 )
+from aio_request.strategies.single import SingleAttemptRequestStrategy
 
 Verdicted = ResponseWithVerdict[ClosableResponse]
 
@@ -158,27 +160,52 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
 
     async def __aenter__(self) -> Response:
         client = self._client
+        request = self._request
         context = get_context()
-        clock = client.clock
-        # client.timeout was validated by setup(): no need for from_timeout's checks here.
-        default_deadline = Deadline(clock.now() + client.timeout, clock=clock)
-        deadline = earliest(default_deadline, self._deadline, context.deadline)
+        # client.timeout was validated by setup(); the default deadline is built only when no
+        # given or inherited deadline is earlier.
+        deadline = earliest_within(client.timeout, client.clock, self._deadline, context.deadline)
         priority = self._priority or context.priority or client.priority
-        priority = normalize_priority(priority, context.priority)
-        endpoint = await client.endpoint_provider.get()
+        if context.priority is not None:
+            priority = normalize_priority(priority, context.priority)
+        provider = client.endpoint_provider
+        if type(provider) is StaticEndpointProvider:  # no coroutine for the common case
+            endpoint = provider.endpoint
+        else:
+            endpoint = await provider.get()
         strategy = self._strategy or client.strategy
+        if type(strategy) is MethodBasedStrategy:
+            strategy = strategy.strategy_for(request.method) or strategy
         budget = client.attempt_budget
-        sender = _CallSender(
-            client.pipeline, client.response_classifier, budget, "" if budget is None else str(endpoint)
-        )
+        sender = None
+        if type(strategy) is SingleAttemptRequestStrategy:
+            # One attempt: no strategy layer nor sender, only the attempt context they would
+            # build; the call is still counted in the budget, as the sender would.
+            if budget is not None:
+                budget.record_request(client._budget_scope(endpoint))
+        else:
+            scope = "" if budget is None else client._budget_scope(endpoint)
+            sender = _CallSender(client.pipeline, client.response_classifier, budget, scope)
         hub = client.event_hub
         telemetry = None
         if hub.active:
-            telemetry = sender.telemetry = CallTelemetry(
-                hub, client.clock, endpoint, self._request, deadline, priority
-            )
+            telemetry = CallTelemetry(hub, client.clock, endpoint, request, deadline, priority)
+            if sender is not None:
+                sender.telemetry = telemetry
         try:
-            strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
+            strategy_context: AbstractAsyncContextManager[Verdicted]
+            if sender is None:
+                strategy_context = _AttemptContext(
+                    client.pipeline,
+                    client.response_classifier,
+                    endpoint,
+                    request,
+                    deadline,
+                    priority,
+                    telemetry,
+                )
+            else:
+                strategy_context = strategy.request(sender, endpoint, request, deadline, priority)
             result = await strategy_context.__aenter__()
         except BaseException as error:
             if telemetry is not None:
@@ -204,6 +231,7 @@ class Client:
     """Sends requests with a strategy; build one with :func:`aio_request.setup`."""
 
     __slots__ = (
+        "_last_scope",
         "attempt_budget",
         "clock",
         "endpoint_provider",
@@ -237,10 +265,20 @@ class Client:
         self.clock = clock
         self.attempt_budget = attempt_budget
         """Rations retries and hedges per endpoint (``None``: every extra attempt is sent)."""
+        self._last_scope: tuple[yarl.URL | None, str] = (None, "")
         self.event_hub = event_hub
         """Receives the events of every call (:mod:`aio_request.events`); its automatic
         listeners (Prometheus when installed, for the default hub) are loaded here."""
         event_hub.load_auto_listeners()
+
+    def _budget_scope(self, endpoint: yarl.URL) -> str:
+        """The budget scope of ``endpoint``: its URL string, remembered for the last endpoint
+        (a static endpoint is the same object on every call, and formatting a URL is not free)."""
+        last, scope = self._last_scope
+        if endpoint is not last:
+            scope = str(endpoint)
+            self._last_scope = (endpoint, scope)
+        return scope
 
     def request(
         self,

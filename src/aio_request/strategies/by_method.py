@@ -28,6 +28,10 @@ class MethodBasedStrategy(RequestStrategy):
         self._strategy_by_method = {method.upper(): s for method, s in strategy_by_method.items()}
         self._default = default
 
+    def strategy_for(self, method: str) -> RequestStrategy | None:
+        """The strategy for ``method`` (upper case), else ``default`` (``None`` when unset)."""
+        return self._strategy_by_method.get(method, self._default)
+
     def request(
         self,
         send_request: SendRequestFunc,
