@@ -114,17 +114,38 @@ class Request:
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
         if isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0:
             raise ValueError(f"max_redirects must be an int >= 0, got {max_redirects!r}")
-        init = object.__setattr__
-        init(self, "method", method.upper())
-        init(self, "url", ensure_relative(url))
-        init(self, "path_parameters", path_parameters)
-        init(self, "query_parameters", query_parameters)
-        init(self, "body", bytes(body) if body is not None and not isinstance(body, bytes) else body)
-        init(self, "allow_redirects", bool(allow_redirects))
-        init(self, "max_redirects", max_redirects)
-        init(self, "_headers", _validated_headers(headers))
-        init(self, "_relative_path", render_path(self.url, path_parameters))
-        init(self, "_query_pairs", normalize_query(query_parameters))
+        parsed = ensure_relative(url)
+        fields = (
+            method.upper(),
+            parsed,
+            path_parameters,
+            query_parameters,
+            bytes(body) if body is not None and not isinstance(body, bytes) else body,
+            bool(allow_redirects),
+            max_redirects,
+            _validated_headers(headers),
+            render_path(parsed, path_parameters),
+            normalize_query(query_parameters),
+        )
+        if type(self) is not Request:  # a subclass may have a layout of its own
+            for name, value in zip(_FIELDS, fields, strict=True):
+                object.__setattr__(self, name, value)
+            return
+        # Validated: filled in as a draft (see _with_headers), then a Request again.
+        object.__setattr__(self, "__class__", _RequestDraft)
+        (
+            self.method,
+            self.url,
+            self.path_parameters,
+            self.query_parameters,
+            self.body,
+            self.allow_redirects,
+            self.max_redirects,
+            self._headers,
+            self._relative_path,
+            self._query_pairs,
+        ) = fields
+        self.__class__ = Request
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
@@ -204,6 +225,21 @@ class Request:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_FIELDS: Final = (
+    "method",
+    "url",
+    "path_parameters",
+    "query_parameters",
+    "body",
+    "allow_redirects",
+    "max_redirects",
+    "_headers",
+    "_relative_path",
+    "_query_pairs",
+)
+"""Every slot of a Request, in the order ``Request.__init__`` computes them."""
 
 
 class _RequestDraft(Request):

@@ -201,6 +201,20 @@ def test_a_copy_with_system_headers_keeps_every_other_field_and_stays_immutable(
         copy.method = "POST"
 
 
+def test_every_slot_is_filled_for_a_request_and_for_a_subclass() -> None:
+    class Traced(Request):
+        __slots__ = ()
+
+    for cls in (Request, Traced):
+        request = cls(method="get", url="users/{id}", path_parameters={"id": 1}, headers={"X-A": "1"})
+        assert type(request) is cls
+        for slot in Request.__slots__:
+            getattr(request, slot)  # an unset slot raises AttributeError
+        assert (request.method, url_of(request)) == ("GET", "http://127.0.0.1:8080/api/users/1")
+        with pytest.raises(AttributeError, match="immutable"):
+            request.body = b"x"
+
+
 def test_invalid_max_redirects_and_body_are_refused() -> None:
     with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
         aio_request.get("x", max_redirects=-1)
