@@ -33,6 +33,27 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
 
 
+_MAX_TEMPLATES: Final = 1024
+_templates: dict[str, tuple[yarl.URL, str | None]] = {}
+
+
+def _parsed_template(url: str | yarl.URL, path_parameters: PathParameters | None) -> tuple[yarl.URL, str]:
+    """The relative URL and its rendered path; a ``str`` template is parsed once, and its path
+    rendered once when it takes no parameters (most requests are built from a literal)."""
+    if type(url) is not str:
+        parsed = ensure_relative(url)
+        return parsed, render_path(parsed, path_parameters)
+    cached = _templates.get(url)
+    if cached is None:
+        parsed = ensure_relative(url)
+        static = None if "{" in parsed.path else render_path(parsed, None)
+        if len(_templates) >= _MAX_TEMPLATES:
+            _templates.clear()
+        cached = _templates[url] = (parsed, static)
+    parsed, static = cached
+    return parsed, render_path(parsed, path_parameters) if static is None else static
+
+
 class Method:
     """HTTP method names."""
 
@@ -114,7 +135,7 @@ class Request:
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
         if isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0:
             raise ValueError(f"max_redirects must be an int >= 0, got {max_redirects!r}")
-        parsed = ensure_relative(url)
+        parsed, relative_path = _parsed_template(url, path_parameters)
         fields = (
             method.upper(),
             parsed,
@@ -124,7 +145,7 @@ class Request:
             bool(allow_redirects),
             max_redirects,
             _validated_headers(headers),
-            render_path(parsed, path_parameters),
+            relative_path,
             normalize_query(query_parameters),
         )
         if type(self) is not Request:  # a subclass may have a layout of its own

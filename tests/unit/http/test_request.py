@@ -215,6 +215,24 @@ def test_every_slot_is_filled_for_a_request_and_for_a_subclass() -> None:
             request.body = b"x"
 
 
+def test_a_template_built_again_gives_the_same_request_and_the_same_errors() -> None:
+    for _ in range(2):
+        assert url_of(aio_request.get("a b/c")) == "http://127.0.0.1:8080/api/a%20b/c"
+        assert url_of(aio_request.get("users/{id}", path_parameters={"id": 1})).endswith("/users/1")
+        assert url_of(aio_request.get("users/{id}", path_parameters={"id": 2})).endswith("/users/2")
+        with pytest.raises(ValueError, match="dot segments"):
+            aio_request.get("a/../b")
+        with pytest.raises(ValueError, match="missing"):
+            aio_request.get("users/{id}")
+        with pytest.raises(ValueError, match="relative"):
+            aio_request.get("//elsewhere.test/x")
+
+
+def test_many_distinct_templates_stay_correct() -> None:
+    for number in range(2500):
+        assert url_of(aio_request.get(f"item/{number}")).endswith(f"/item/{number}")
+
+
 def test_invalid_max_redirects_and_body_are_refused() -> None:
     with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
         aio_request.get("x", max_redirects=-1)
