@@ -34,6 +34,8 @@ import aio_request.events
 class _InstantTransport(aio_request.Transport):
     """Answers at once: ``200``, or ``503`` for the first ``rejected`` attempts of each call.
 
+    It builds the request's URL, as every real transport does.
+
     Only root names are used, so the script also measures older checkouts (``PYTHONPATH``).
     """
 
@@ -45,6 +47,7 @@ class _InstantTransport(aio_request.Transport):
     async def send(
         self, endpoint: yarl.URL, request: aio_request.Request, timeout: float
     ) -> aio_request.ClosableResponse:
+        request.build_url(endpoint)  # as every real transport does
         self._seen += 1
         if self._seen % (self._rejected + 1):
             return aio_request.EmptyResponse(status=503)

@@ -34,6 +34,10 @@ _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
 
 
 _MAX_TEMPLATES: Final = 1024
+_MAX_JOINED: Final = 1024
+_joined: dict[tuple[yarl.URL, str, str, tuple[tuple[str, str], ...]], yarl.URL] = {}
+"""Absolute URLs by endpoint, rendered path, query string and query pairs: joining costs more
+than the lookup, and most calls repeat one."""
 _templates: dict[str, tuple[yarl.URL, str | None]] = {}
 
 
@@ -175,7 +179,14 @@ class Request:
 
     def build_url(self, endpoint: yarl.URL) -> yarl.URL:
         """The absolute URL this request is sent to on ``endpoint`` (see :mod:`aio_request.http.url`)."""
-        return join_endpoint(endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
+        key = (endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
+        url = _joined.get(key)
+        if url is None:
+            url = join_endpoint(endpoint, *key[1:])
+            if len(_joined) >= _MAX_JOINED:
+                _joined.clear()
+            _joined[key] = url
+        return url
 
     def _with_headers(self, headers: CIMultiDictProxy[str]) -> Request:
         # Filled in as a _RequestDraft (plain attribute stores), then made a Request: ten times

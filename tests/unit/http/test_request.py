@@ -228,6 +228,16 @@ def test_a_template_built_again_gives_the_same_request_and_the_same_errors() -> 
             aio_request.get("//elsewhere.test/x")
 
 
+def test_a_url_joined_again_depends_on_the_endpoint_and_the_query() -> None:
+    other = yarl.URL("http://other.test:81/v2")
+    for _ in range(2):
+        request = aio_request.get("x?a=1", query_parameters={"b": "2"})
+        assert url_of(request) == "http://127.0.0.1:8080/api/x?a=1&b=2"
+        assert url_of(request, other) == "http://other.test:81/v2/x?a=1&b=2"
+        assert url_of(aio_request.get("x", query_parameters={"b": "3"})) == "http://127.0.0.1:8080/api/x?b=3"
+        assert url_of(aio_request.get("x")) == "http://127.0.0.1:8080/api/x"
+
+
 def test_many_distinct_templates_stay_correct() -> None:
     for number in range(2500):
         assert url_of(aio_request.get(f"item/{number}")).endswith(f"/item/{number}")
