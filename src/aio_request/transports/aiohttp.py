@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import socket
+from collections.abc import Awaitable
 
 import aiohttp
 import aiohttp.abc
@@ -95,7 +96,14 @@ class AioHttpTransport(Transport):
         if not timeout > 0:
             return failed_response(408, FailureKind.TIMEOUT, TimeoutError(NO_TIMEOUT_LEFT), started)
         try:
-            response = await self._request_with_connect_retries(url, request, started + timeout)
+            try:  # the first connection attempt inline: no coroutine of its own
+                response = await self._request(url, request, timeout)
+            except aiohttp.ClientSSLError:
+                raise
+            except aiohttp.ClientConnectorError:
+                if self._connection_attempts == 1:
+                    raise
+                response = await self._request_with_connect_retries(url, request, started + timeout)
             if not self._buffer_payload:
                 return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
             try:
@@ -128,38 +136,42 @@ class AioHttpTransport(Transport):
         except (aiohttp.ClientError, OSError) as exc:
             return failed_response(self._network_errors_code, FailureKind.RESET, exc, started)
 
+    def _request(self, url: yarl.URL, request: Request, total: float) -> Awaitable[aiohttp.ClientResponse]:
+        base = self._session.timeout
+        if base.total is not None:
+            total = min(total, base.total)
+        client_timeout = aiohttp.ClientTimeout(
+            total=total if math.isfinite(total) else None,
+            connect=base.connect,
+            sock_read=base.sock_read,
+            sock_connect=base.sock_connect,
+            # Never rounded up: the attempt's deadline is exact.
+            ceil_threshold=math.inf,
+        )
+        return self._session.request(
+            request.method,
+            url,
+            headers=request.headers,
+            data=request.body,
+            allow_redirects=request.allow_redirects,
+            # aiohttp raises once it has *received* max_redirects redirects.
+            max_redirects=request.max_redirects + 1,
+            timeout=client_timeout,
+            raise_for_status=False,
+        )
+
     async def _request_with_connect_retries(
         self, url: yarl.URL, request: Request, deadline: float
     ) -> aiohttp.ClientResponse:
-        base = self._session.timeout
-        attempt = 1
+        """Connection attempts 2 and later, after the first failed to connect."""
+        attempt = 2
         while True:
             total = deadline - MONOTONIC_CLOCK.now()
             if total <= 0:
                 # aiohttp would read a total <= 0 as "no timeout".
                 raise TimeoutError("the attempt's timeout ran out between connection attempts")
-            if base.total is not None:
-                total = min(total, base.total)
-            client_timeout = aiohttp.ClientTimeout(
-                total=total if math.isfinite(total) else None,
-                connect=base.connect,
-                sock_read=base.sock_read,
-                sock_connect=base.sock_connect,
-                # Never rounded up: the attempt's deadline is exact.
-                ceil_threshold=math.inf,
-            )
             try:
-                return await self._session.request(
-                    request.method,
-                    url,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=request.allow_redirects,
-                    # aiohttp raises once it has *received* max_redirects redirects.
-                    max_redirects=request.max_redirects + 1,
-                    timeout=client_timeout,
-                    raise_for_status=False,
-                )
+                return await self._request(url, request, total)
             except aiohttp.ClientSSLError:
                 raise
             except aiohttp.ClientConnectorError:
