@@ -5,7 +5,9 @@ every failure once to a synthetic response (see :class:`~aio_request.http.transp
 The attempt is bounded by aiohttp's ``ClientTimeout(total=...)``, which covers connecting,
 sending, the headers and the body (also the body of an unbuffered response read after
 :meth:`send` returns). Each connect retry gets what is left of the one budget, and rounding is
-off (``ceil_threshold=inf``), so the deadline is exact; no second timer is needed around it.
+off (``ceil_threshold=inf``), so the deadline is kept, never overrun; no second timer is needed
+around it. Attempts starting within a millisecond of each other share one ``ClientTimeout``,
+whose total is the shortest of theirs: an attempt may end up to 1 ms early, never late.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, failed_response
 __all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
 
 _log = logging.getLogger(__name__)
+
+_TIMEOUT_REUSE = 0.001
+"""An attempt reuses the last attempt's ``ClientTimeout`` when its ``total`` is at most this
+much shorter than the attempt's own: building one per attempt is a measurable share of a call."""
 
 
 class AioHttpTransport(Transport):
@@ -71,6 +77,8 @@ class AioHttpTransport(Transport):
         "_connection_attempts",
         "_network_errors_code",
         "_session",
+        "_timeout",
+        "_timeout_total",
         "_too_many_redirects_code",
     )
 
@@ -88,6 +96,8 @@ class AioHttpTransport(Transport):
         self._too_many_redirects_code = too_many_redirects_code
         self._buffer_payload = buffer_payload
         self._connection_attempts = at_least("connection_attempts", connection_attempts, 1)
+        self._timeout: aiohttp.ClientTimeout | None = None
+        self._timeout_total = -math.inf
 
     async def send(self, endpoint: yarl.URL, request: Request, timeout: float) -> ClosableResponse:
         """Send ``request`` to ``endpoint``; the whole attempt takes at most ``timeout`` seconds."""
@@ -140,14 +150,20 @@ class AioHttpTransport(Transport):
         base = self._session.timeout
         if base.total is not None:
             total = min(total, base.total)
-        client_timeout = aiohttp.ClientTimeout(
-            total=total if math.isfinite(total) else None,
-            connect=base.connect,
-            sock_read=base.sock_read,
-            sock_connect=base.sock_connect,
-            # Never rounded up: the attempt's deadline is exact.
-            ceil_threshold=math.inf,
-        )
+        if 0.0 <= total - self._timeout_total < _TIMEOUT_REUSE:
+            # Attempts starting together reuse one timeout, never a longer one than theirs.
+            client_timeout = self._timeout
+        else:
+            client_timeout = aiohttp.ClientTimeout(
+                total=total if math.isfinite(total) else None,
+                connect=base.connect,
+                sock_read=base.sock_read,
+                sock_connect=base.sock_connect,
+                # Never rounded up: the attempt's deadline is exact (to _TIMEOUT_REUSE, never later).
+                ceil_threshold=math.inf,
+            )
+            if math.isfinite(total):
+                self._timeout, self._timeout_total = client_timeout, total
         return self._session.request(
             request.method,
             url,
