@@ -31,6 +31,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # (no encoding can send them): refused when the request is built, not deep in a transport.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
+_COMMON_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Valid method names that need no regular expression to tell."""
 
 
 _MAX_TEMPLATES: Final = 1024
@@ -133,7 +135,8 @@ class Request:
         allow_redirects: bool = True,
         max_redirects: int = 10,
     ) -> None:
-        if not isinstance(method, str) or _TOKEN.fullmatch(method) is None:
+        common = type(method) is str and method in _COMMON_METHODS
+        if not common and (not isinstance(method, str) or _TOKEN.fullmatch(method) is None):
             raise InvalidRequestError(f"invalid method {method!r}")
         if body is not None and not isinstance(body, bytes | bytearray | memoryview):
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
@@ -148,9 +151,9 @@ class Request:
             bytes(body) if body is not None and not isinstance(body, bytes) else body,
             bool(allow_redirects),
             max_redirects,
-            _validated_headers(headers),
+            _validated_headers(headers) if headers else _NO_HEADERS,
             relative_path,
-            normalize_query(query_parameters),
+            normalize_query(query_parameters) if query_parameters else (),
         )
         if type(self) is not Request:  # a subclass may have a layout of its own
             for name, value in zip(_FIELDS, fields, strict=True):
@@ -211,9 +214,14 @@ class Request:
         The pipeline's hot path: the values come from the library's own formatter, so they are
         not validated again.
         """
-        new_headers = CIMultiDict(self._headers)
-        new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
-        new_headers[Header.X_REQUEST_PRIORITY] = priority
+        if not self._headers:  # the common case: nothing to copy or replace
+            new_headers = CIMultiDict(
+                {Header.X_REQUEST_TIMEOUT: request_timeout, Header.X_REQUEST_PRIORITY: priority}
+            )
+        else:
+            new_headers = CIMultiDict(self._headers)
+            new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
+            new_headers[Header.X_REQUEST_PRIORITY] = priority
         return self._with_headers(CIMultiDictProxy(new_headers))
 
     def update_headers(self, headers: Headers) -> Request:

@@ -243,6 +243,27 @@ def test_many_distinct_templates_stay_correct() -> None:
         assert url_of(aio_request.get(f"item/{number}")).endswith(f"/item/{number}")
 
 
+@pytest.mark.parametrize(
+    ("method", "sent"), [("GET", "GET"), ("get", "GET"), ("PROPFIND", "PROPFIND"), ("m-1", "M-1")]
+)
+def test_any_token_is_a_method(method: str, sent: str) -> None:
+    assert Request(method=method, url="x").method == sent
+
+
+@pytest.mark.parametrize("method", ["", "G ET", "GET\r\n", "ÄGET", 3, None])
+def test_a_method_that_is_not_a_token_is_refused(method: object) -> None:
+    with pytest.raises(ValueError, match="invalid method"):
+        Request(method=method, url="x")  # type: ignore[arg-type]
+
+
+def test_system_headers_without_and_with_headers_of_the_request() -> None:
+    bare = aio_request.get("x").with_system_headers("1.5", "low")
+    assert list(bare.headers.items()) == [("X-Request-Timeout", "1.5"), ("X-Request-Priority", "low")]
+    assert aio_request.get("x").headers == {}, "the shared empty headers are not changed"
+    replaced = aio_request.get("x", headers={"x-request-priority": "high"}).with_system_headers("2", "low")
+    assert replaced.headers.getall("X-Request-Priority") == ["low"]
+
+
 def test_invalid_max_redirects_and_body_are_refused() -> None:
     with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
         aio_request.get("x", max_redirects=-1)
