@@ -60,7 +60,8 @@ class TransportModule(RequestModule):
         if not math.isfinite(timeout) or timeout > MAX_SENT_TIMEOUT:
             timeout = MAX_SENT_TIMEOUT
         if self._emit_system_headers:
-            request = request.with_system_headers(format_request_timeout(timeout), priority.value)
+            # _value_ is the member's value as a plain attribute (.value is a Python-level property).
+            request = request.with_system_headers(format_request_timeout(timeout), priority._value_)
         return self._transport.send(endpoint, request, timeout)
 
     def _plain_call(self, next: NextModuleFunc) -> NextModuleFunc | None:
