@@ -40,7 +40,7 @@ $(BENCH_STAMP): $(STAMP)
 
 # The peers comparison (raw aiohttp, aiohttp-retry, backoff, tenacity), then the library's own cost.
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/peers.py
+	$(BIN)/python benchmarks/peers.py --httpx
 	$(BIN)/python benchmarks/client_overhead.py
 
 # Long: 100,000 hedged requests against a flaky server (a few minutes); not part of `make test`.
