@@ -107,11 +107,14 @@ class _Balance:
         "_extras",
         "_extras_total",
         "_floor_rate",
+        "_index",
         "_ratio",
         "_requests",
         "_requests_total",
         "_slot",
         "_slot_duration",
+        "_slot_end",
+        "_slot_start",
         "_tokens",
         "_tokens_at",
     )
@@ -124,6 +127,8 @@ class _Balance:
         self._tokens_at = now
         self._slot_duration = window_seconds / _SLOTS
         self._slot = math.floor(now / self._slot_duration)
+        self._index = 0
+        self._slot_start = self._slot_end = math.inf  # set by the first roll
         self._requests = [0] * _SLOTS
         self._extras = [0] * _SLOTS
         self._requests_total = 0
@@ -144,10 +149,14 @@ class _Balance:
                     self._extras_total -= self._extras[index]
                     self._requests[index] = self._extras[index] = 0
             self._slot = slot
-        return slot % _SLOTS
+        self._index = slot % _SLOTS
+        self._slot_start = slot * self._slot_duration
+        self._slot_end = self._slot_start + self._slot_duration
+        return self._index
 
     def deposit(self, now: float) -> None:
-        index = self._roll(now)
+        # Within the slot of the last roll (most calls) there is nothing to roll.
+        index = self._index if self._slot_start <= now < self._slot_end else self._roll(now)
         self._requests[index] += 1
         self._requests_total += 1
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 
 import pytest
 
@@ -10,7 +12,7 @@ import aio_request
 from aio_request import EmptyResponse, constant_delays, get, parallel_strategy, sequential_strategy
 from aio_request.events import BudgetExhausted, Event, EventHub
 from aio_request.http.response import BufferedResponse
-from aio_request.policies.budget import MAX_SCOPES, AttemptBudget, HedgeBudget, RetryBudget
+from aio_request.policies.budget import MAX_SCOPES, AttemptBudget, HedgeBudget, RetryBudget, _Balance
 from aio_request.testing import FakeClock, FakeTransport
 
 A = "http://a.test/"
@@ -197,3 +199,20 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts() ->
 def test_setup_refuses_budgets_of_the_wrong_type(option: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         aio_request.setup(transport=FakeTransport(), endpoint=A, **{option: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_calls_are_counted_in_the_slot_of_their_time(seed: int) -> None:
+    """Against a plain model: a call counts while its slot is one of the last ten."""
+    rng = random.Random(seed)
+    window = 1.0
+    balance = _Balance(ratio=1.0, floor_rate=0.0, window_seconds=window, now=0.0)
+    slot_duration = window / 10
+    now, calls = 0.0, []
+    for _ in range(2000):
+        now += rng.choice([0.0, 0.0, 0.001, 0.013, 0.05, 0.1, 0.37, 1.5])
+        balance.deposit(now)
+        calls.append(now)
+        current = math.floor(now / slot_duration)
+        expected = sum(1 for at in calls if math.floor(at / slot_duration) > current - 10)
+        assert balance._requests_total == expected
