@@ -61,7 +61,16 @@ compat-029:
 		../venv/bin/python -m pytest -p no:cacheprovider -q -o asyncio_mode=auto \
 		-o asyncio_default_fixture_loop_scope=function tests || true
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[demo]' --group dev --group bench
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+# The peers comparison (raw aiohttp, aiohttp-retry, backoff, tenacity), then the library's own cost.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/peers.py --httpx
 	$(BIN)/python benchmarks/client_overhead.py
 
 # Long: 100,000 hedged requests against a flaky server (a few minutes); not part of `make test`.

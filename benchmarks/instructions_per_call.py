@@ -28,10 +28,13 @@ from collections.abc import Awaitable, Callable
 import yarl
 
 import aio_request
+import aio_request.events
 
 
 class _InstantTransport(aio_request.Transport):
     """Answers at once: ``200``, or ``503`` for the first ``rejected`` attempts of each call.
+
+    It builds the request's URL, as every real transport does.
 
     Only root names are used, so the script also measures older checkouts (``PYTHONPATH``).
     """
@@ -44,6 +47,7 @@ class _InstantTransport(aio_request.Transport):
     async def send(
         self, endpoint: yarl.URL, request: aio_request.Request, timeout: float
     ) -> aio_request.ClosableResponse:
+        request.build_url(endpoint)  # as every real transport does
         self._seen += 1
         if self._seen % (self._rejected + 1):
             return aio_request.EmptyResponse(status=503)
@@ -61,6 +65,13 @@ def _case(name: str) -> Callable[[], Awaitable[None]]:
             endpoint=endpoint,
             safe_method_strategy=aio_request.single_attempt_strategy(),
         )
+    elif name == "single-off":  # nobody listens: no telemetry at all
+        client = aio_request.setup(
+            transport=_InstantTransport(),
+            endpoint=endpoint,
+            safe_method_strategy=aio_request.single_attempt_strategy(),
+            event_hub=aio_request.events.EventHub(),
+        )
     elif name == "defaults":
         client = aio_request.setup(transport=_InstantTransport(), endpoint=endpoint)
     elif name == "hedged":
@@ -77,7 +88,51 @@ def _case(name: str) -> Callable[[], Awaitable[None]]:
     return call
 
 
+async def _run_aiohttp(calls: int, raw: bool) -> None:
+    """Single attempts, no listener, through the aiohttp transport to a server in this process
+    (or, with ``raw``, the same GETs with aiohttp alone).
+
+    The count includes the server's work, which is the same whatever the client does, so a
+    change of the client or of the transport shows as it is, and ``aiohttp-off`` minus
+    ``aiohttp-raw`` is what the library adds to a real call.
+    """
+    import aiohttp
+    import aiohttp.web
+
+    async def thing(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=b'{"ok": true}', content_type="application/json")
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/thing", thing)
+    runner = aiohttp.web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        endpoint = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        async with aiohttp.ClientSession() as session:
+            client = aio_request.setup(
+                transport=aio_request.AioHttpTransport(session),
+                endpoint=endpoint,
+                safe_method_strategy=aio_request.single_attempt_strategy(),
+                event_hub=aio_request.events.EventHub(),
+            )
+            url = endpoint + "thing"
+            for _ in range(calls + 1):
+                if raw:
+                    async with session.get(url) as raw_response:
+                        await raw_response.read()
+                else:
+                    async with client.request(aio_request.get("thing")) as response:
+                        await response.read()
+    finally:
+        await runner.cleanup()
+
+
 async def _run(name: str, calls: int) -> None:
+    if name in ("aiohttp-off", "aiohttp-raw"):
+        await _run_aiohttp(calls, raw=name == "aiohttp-raw")
+        return
     call = _case(name)
     await call()  # first-call work (lazy telemetry set-up, caches) happens in both counts alike
     for _ in range(calls):
@@ -116,7 +171,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--case", action="append", choices=["single", "defaults", "hedged"])
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=["single-off", "single", "defaults", "hedged", "aiohttp-off", "aiohttp-raw"],
+    )
     parser.add_argument("--run", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -125,7 +184,7 @@ def main() -> None:
     print(f"aio_request from {os.path.dirname(aio_request.__file__)}")
     print("| case | instructions per call |")
     print("|---|---|")
-    for case in args.case or ["single", "defaults", "hedged"]:
+    for case in args.case or ["single-off", "single", "defaults", "hedged", "aiohttp-raw", "aiohttp-off"]:
         low, high = _instructions(case, args.calls), _instructions(case, 2 * args.calls)
         print(f"| {case} | {(high - low) / args.calls:,.0f} |")
 

@@ -19,10 +19,10 @@ import yarl
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
 from aio_request._core.outcomes import AttemptKind
 from aio_request.client._call_events import CallTelemetry
-from aio_request.client.endpoint import EndpointProvider
+from aio_request.client.endpoint import EndpointProvider, StaticEndpointProvider
 from aio_request.events import DEFAULT_EVENT_HUB, EventHub
 from aio_request.http.context import get_context
-from aio_request.http.deadline import Deadline, earliest
+from aio_request.http.deadline import Deadline, earliest_within
 from aio_request.http.priority import Priority, normalize_priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse, Response
@@ -195,12 +195,15 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
     async def __aenter__(self) -> Response:
         client = self._client
         context = get_context()
-        clock = client.clock
-        # client.timeout was validated by setup(): no need for from_timeout's checks here.
-        default_deadline = Deadline(clock.now() + client.timeout, clock=clock)
-        deadline = earliest(default_deadline, self._deadline, context.deadline)
+        # client.timeout was validated by setup(); the default deadline is built only when no
+        # given or inherited deadline is earlier.
+        deadline = earliest_within(client.timeout, client.clock, self._deadline, context.deadline)
         priority = normalize_priority(self._priority or client.priority, context.priority)
-        endpoint = await client.endpoint_provider.get()
+        provider = client.endpoint_provider
+        if type(provider) is StaticEndpointProvider:  # no coroutine for the common case
+            endpoint = provider.endpoint
+        else:
+            endpoint = await provider.get()
         strategy = self._strategy
         if strategy is None or strategy is client.strategy:
             strategy, observers = client.strategy, client.observers
@@ -208,10 +211,10 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
             observers = client.observers_for(strategy)
         budget = client.attempt_budget
         # A balanced endpoint provider routes each attempt of this call to a replica.
-        call_pipeline = getattr(client.endpoint_provider, "call_pipeline", None)
+        call_pipeline = getattr(provider, "call_pipeline", None)
         pipeline = client.pipeline if call_pipeline is None else call_pipeline(client.pipeline)
         hub = client.event_hub
-        scope = str(endpoint) if budget is not None or hub.active else ""
+        scope = client._budget_scope(endpoint) if budget is not None or hub.active else ""
         sender = _CallSender(pipeline, client.response_classifier, budget, scope, observers)
         telemetry = None
         if hub.active:
@@ -245,6 +248,7 @@ class Client:
     """Sends requests with a strategy; build one with :func:`aio_request.setup`."""
 
     __slots__ = (
+        "_last_scope",
         "_response_observers",
         "attempt_budget",
         "clock",
@@ -286,9 +290,19 @@ class Client:
         listeners (Prometheus when installed, for the default hub) are loaded here."""
         event_hub.load_auto_listeners()
         self._response_observers = tuple(response_observers)
+        self._last_scope: tuple[yarl.URL | None, str] = (None, "")
         self.observers = self.observers_for(strategy)
         """Told of every attempt of a call using the client's strategy: ``response_observers``
         and the observers the strategy holds (:meth:`RequestStrategy.observers`)."""
+
+    def _budget_scope(self, endpoint: yarl.URL) -> str:
+        """The budget scope of ``endpoint``: its URL string, remembered for the last endpoint
+        (a static endpoint is the same object on every call, and formatting a URL is not free)."""
+        last, scope = self._last_scope
+        if endpoint is not last:
+            scope = str(endpoint)
+            self._last_scope = (endpoint, scope)
+        return scope
 
     def observers_for(self, strategy: RequestStrategy) -> tuple[RequestResponseObserver, ...]:
         """The observers told of the attempts of a call that uses ``strategy``: the client's

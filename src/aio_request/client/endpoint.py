@@ -45,14 +45,17 @@ class EndpointProvider(abc.ABC):
 class StaticEndpointProvider(EndpointProvider):
     """Always the same endpoint."""
 
-    __slots__ = ("_endpoint",)
+    __slots__ = ("endpoint",)
+
+    endpoint: yarl.URL
+    """The endpoint; the client reads it directly rather than awaiting :meth:`get`. Read-only."""
 
     def __init__(self, endpoint: str | yarl.URL) -> None:
-        self._endpoint = as_endpoint(endpoint)
+        self.endpoint = as_endpoint(endpoint)
 
     async def get(self) -> yarl.URL:
         """The endpoint given at construction."""
-        return self._endpoint
+        return self.endpoint
 
 
 class DelegateEndpointProvider(EndpointProvider):

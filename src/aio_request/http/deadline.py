@@ -105,3 +105,21 @@ def earliest(first: Deadline, *others: Deadline | None) -> Deadline:
         if other is not None and other._deadline_at < result._deadline_at:
             result = other
     return result
+
+
+def earliest_within(
+    timeout: float, clock: Clock, first: Deadline | None, second: Deadline | None
+) -> Deadline:
+    """The earliest of ``first`` and ``second`` (ignoring ``None``), capped at ``timeout`` seconds
+    from now on ``clock``.
+
+    Same as ``earliest(Deadline(clock.now() + timeout, clock=clock), first, second)`` (the cap
+    wins a tie), but the capping deadline is only built when it is the earliest.
+    """
+    result = first
+    if second is not None and (result is None or second._deadline_at < result._deadline_at):
+        result = second
+    limit = clock.now() + timeout
+    if result is None or result._deadline_at >= limit:
+        return Deadline(limit, clock=clock)
+    return result

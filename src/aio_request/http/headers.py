@@ -67,8 +67,7 @@ def format_request_timeout(seconds: float) -> str:
         return "0"
     if seconds > MAX_SENT_TIMEOUT:
         seconds = MAX_SENT_TIMEOUT
-    text = f"{seconds:.3f}".rstrip("0")
-    return text[:-1] if text.endswith(".") else text
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")  # "20.000" -> "20", "0.000" -> "0"
 
 
 MAX_HEADER_VALUE_LENGTH: Final = 32

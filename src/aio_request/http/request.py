@@ -32,6 +32,33 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # (no encoding can send them): refused when the request is built, not deep in a transport.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
+_COMMON_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Valid method names that need no regular expression to tell."""
+
+
+_MAX_TEMPLATES: Final = 1024
+_MAX_JOINED: Final = 1024
+_joined: dict[tuple[yarl.URL, str, str, tuple[tuple[str, str], ...]], yarl.URL] = {}
+"""Absolute URLs by endpoint, rendered path, query string and query pairs: joining costs more
+than the lookup, and most calls repeat one."""
+_templates: dict[str, tuple[yarl.URL, str | None]] = {}
+
+
+def _parsed_template(url: str | yarl.URL, path_parameters: PathParameters | None) -> tuple[yarl.URL, str]:
+    """The relative URL and its rendered path; a ``str`` template is parsed once, and its path
+    rendered once when it takes no parameters (most requests are built from a literal)."""
+    if type(url) is not str:
+        parsed = ensure_relative(url)
+        return parsed, render_path(parsed, path_parameters)
+    cached = _templates.get(url)
+    if cached is None:
+        parsed = ensure_relative(url)
+        static = None if "{" in parsed.path else render_path(parsed, None)
+        if len(_templates) >= _MAX_TEMPLATES:
+            _templates.clear()
+        cached = _templates[url] = (parsed, static)
+    parsed, static = cached
+    return parsed, render_path(parsed, path_parameters) if static is None else static
 
 
 class Method:
@@ -115,7 +142,8 @@ class Request:
         max_redirects: int = 10,
         max_response_size: int | None = None,
     ) -> None:
-        if not isinstance(method, str) or _TOKEN.fullmatch(method) is None:
+        common = type(method) is str and method in _COMMON_METHODS
+        if not common and (not isinstance(method, str) or _TOKEN.fullmatch(method) is None):
             raise InvalidRequestError(f"invalid method {method!r}")
         if body is not None and not isinstance(body, bytes | bytearray | memoryview):
             raise TypeError(f"body must be bytes or None, got {type(body).__name__}")
@@ -123,18 +151,40 @@ class Request:
             raise ValueError(f"max_redirects must be an int >= 0, got {max_redirects!r}")
         if max_response_size is not None:
             at_least("max_response_size", max_response_size, 0)
-        init = object.__setattr__
-        init(self, "method", method.upper())
-        init(self, "url", ensure_relative(url))
-        init(self, "path_parameters", path_parameters)
-        init(self, "query_parameters", query_parameters)
-        init(self, "body", bytes(body) if body is not None and not isinstance(body, bytes) else body)
-        init(self, "allow_redirects", bool(allow_redirects))
-        init(self, "max_redirects", max_redirects)
-        init(self, "max_response_size", max_response_size)
-        init(self, "_headers", _validated_headers(headers))
-        init(self, "_relative_path", render_path(self.url, path_parameters))
-        init(self, "_query_pairs", normalize_query(query_parameters))
+        parsed, relative_path = _parsed_template(url, path_parameters)
+        fields = (
+            method.upper(),
+            parsed,
+            path_parameters,
+            query_parameters,
+            bytes(body) if body is not None and not isinstance(body, bytes) else body,
+            bool(allow_redirects),
+            max_redirects,
+            max_response_size,
+            _validated_headers(headers) if headers else _NO_HEADERS,
+            relative_path,
+            normalize_query(query_parameters) if query_parameters else (),
+        )
+        if type(self) is not Request:  # a subclass may have a layout of its own
+            for name, value in zip(_FIELDS, fields, strict=True):
+                object.__setattr__(self, name, value)
+            return
+        # Validated: filled in as a draft (see _with_headers), then a Request again.
+        object.__setattr__(self, "__class__", _RequestDraft)
+        (
+            self.method,
+            self.url,
+            self.path_parameters,
+            self.query_parameters,
+            self.body,
+            self.allow_redirects,
+            self.max_redirects,
+            self.max_response_size,
+            self._headers,
+            self._relative_path,
+            self._query_pairs,
+        ) = fields
+        self.__class__ = Request
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
@@ -143,13 +193,31 @@ class Request:
 
     def build_url(self, endpoint: yarl.URL) -> yarl.URL:
         """The absolute URL this request is sent to on ``endpoint`` (see :mod:`aio_request.http.url`)."""
-        return join_endpoint(endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
+        key = (endpoint, self._relative_path, self.url.raw_query_string, self._query_pairs)
+        url = _joined.get(key)
+        if url is None:
+            url = join_endpoint(endpoint, *key[1:])
+            if len(_joined) >= _MAX_JOINED:
+                _joined.clear()
+            _joined[key] = url
+        return url
 
     def _with_headers(self, headers: CIMultiDictProxy[str]) -> Request:
-        clone = object.__new__(Request)
-        for slot in _COPIED_SLOTS:
-            object.__setattr__(clone, slot, getattr(self, slot))
-        object.__setattr__(clone, "_headers", headers)
+        # Filled in as a _RequestDraft (plain attribute stores), then made a Request: ten times
+        # cheaper than object.__setattr__ per slot, and this runs for every attempt.
+        clone: Request = object.__new__(_RequestDraft)
+        clone.method = self.method
+        clone.url = self.url
+        clone.path_parameters = self.path_parameters
+        clone.query_parameters = self.query_parameters
+        clone.body = self.body
+        clone.allow_redirects = self.allow_redirects
+        clone.max_redirects = self.max_redirects
+        clone.max_response_size = self.max_response_size
+        clone._headers = headers
+        clone._relative_path = self._relative_path
+        clone._query_pairs = self._query_pairs
+        clone.__class__ = Request
         return clone
 
     def with_system_headers(self, request_timeout: str, priority: str) -> Request:
@@ -158,9 +226,14 @@ class Request:
         The pipeline's hot path: the values come from the library's own formatter, so they are
         not validated again.
         """
-        new_headers = CIMultiDict(self._headers)
-        new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
-        new_headers[Header.X_REQUEST_PRIORITY] = priority
+        if not self._headers:  # the common case: nothing to copy or replace
+            new_headers = CIMultiDict(
+                {Header.X_REQUEST_TIMEOUT: request_timeout, Header.X_REQUEST_PRIORITY: priority}
+            )
+        else:
+            new_headers = CIMultiDict(self._headers)
+            new_headers[Header.X_REQUEST_TIMEOUT] = request_timeout
+            new_headers[Header.X_REQUEST_PRIORITY] = priority
         return self._with_headers(CIMultiDictProxy(new_headers))
 
     def update_headers(self, headers: Headers) -> Request:
@@ -207,4 +280,27 @@ class Request:
     __hash__ = None  # type: ignore[assignment]
 
 
-_COPIED_SLOTS: Final = tuple(slot for slot in Request.__slots__ if slot != "_headers")
+_FIELDS: Final = (
+    "method",
+    "url",
+    "path_parameters",
+    "query_parameters",
+    "body",
+    "allow_redirects",
+    "max_redirects",
+    "max_response_size",
+    "_headers",
+    "_relative_path",
+    "_query_pairs",
+)
+"""Every slot of a Request, in the order ``Request.__init__`` computes them."""
+
+
+class _RequestDraft(Request):
+    """A :class:`Request` under construction: same slots, attributes assignable.
+
+    Only :meth:`Request._with_headers` makes one, and turns it into a ``Request`` at once.
+    """
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Final
 
 import yarl
@@ -41,7 +42,25 @@ class LowTimeoutModule(RequestModule):
     ) -> ClosableResponse:
         """Short-circuit with 408 when too little time is left, else call ``next``."""
         if deadline.timeout <= self._threshold:
-            return EmptyResponse(
-                status=408, headers=_DO_NOT_RETRY_HEADERS, failure=TransportFailure(FailureKind.DEADLINE)
-            )
+            return await _too_late()
         return await next(endpoint, request, deadline, priority)
+
+    def _plain_call(self, next: NextModuleFunc) -> NextModuleFunc | None:
+        if type(self) is not LowTimeoutModule:
+            return None
+        threshold = self._threshold
+
+        def low_timeout(
+            endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+        ) -> Awaitable[ClosableResponse]:
+            if deadline.timeout <= threshold:
+                return _too_late()
+            return next(endpoint, request, deadline, priority)
+
+        return low_timeout
+
+
+async def _too_late() -> ClosableResponse:
+    return EmptyResponse(
+        status=408, headers=_DO_NOT_RETRY_HEADERS, failure=TransportFailure(FailureKind.DEADLINE)
+    )

@@ -42,6 +42,15 @@ class RequestModule(abc.ABC):
     ) -> ClosableResponse:
         """Produce the attempt's response, usually by calling ``next``."""
 
+    def _plain_call(self, next: NextModuleFunc) -> NextModuleFunc | None:
+        """A plain function doing what :meth:`execute` does with ``next``, or ``None``.
+
+        Built-in modules return one when they can (no coroutine of their own per attempt, the
+        pipeline's hot path); only for their exact class, since a subclass may override
+        :meth:`execute`. :func:`build_pipeline` calls :meth:`execute` when this gives ``None``.
+        """
+        return None
+
 
 class BypassModule(RequestModule):
     """Passes everything on unchanged (a placeholder for a disabled feature)."""
@@ -71,6 +80,9 @@ async def _no_module_sent_it(
 
 
 def _bind(module: RequestModule, next_func: NextModuleFunc) -> NextModuleFunc:
+    plain = module._plain_call(next_func)
+    if plain is not None:
+        return plain
     execute = module.execute
 
     def call(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Awaitable
 
 import yarl
 
@@ -50,9 +51,22 @@ class TransportModule(RequestModule):
         if self._request_enricher is not None:
             enriched = self._request_enricher(request)
             request = await enriched if inspect.isawaitable(enriched) else enriched
+        return await self._send(endpoint, request, deadline, priority)
+
+    def _send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> Awaitable[ClosableResponse]:
         timeout = deadline.timeout
         if not math.isfinite(timeout) or timeout > MAX_SENT_TIMEOUT:
             timeout = MAX_SENT_TIMEOUT
         if self._emit_system_headers:
-            request = request.with_system_headers(format_request_timeout(timeout), priority.value)
-        return await self._transport.send(endpoint, request, timeout)
+            # _value_ is the member's value as a plain attribute (.value is a Python-level property).
+            request = request.with_system_headers(format_request_timeout(timeout), priority._value_)
+        return self._transport.send(endpoint, request, timeout)
+
+    def _plain_call(self, next: NextModuleFunc) -> NextModuleFunc | None:
+        # Without an enricher, which may be async, nothing here awaits: the transport's own
+        # coroutine is the attempt's.
+        if type(self) is not TransportModule or self._request_enricher is not None:
+            return None
+        return self._send

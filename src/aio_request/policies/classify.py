@@ -88,6 +88,8 @@ class DefaultResponseClassifier(ResponseClassifier):
             verdict = self._verdict_for_status.get(status)
             if verdict is not None:
                 return verdict
+        if status < 400 and status != self._network_errors_code:
+            return ResponseVerdict.ACCEPT  # what rules 2 and 4 both say, without the header lookup
         if Header.X_DO_NOT_RETRY in response.headers:
             return ResponseVerdict.ACCEPT
         if status == self._too_many_redirects_code:

@@ -41,6 +41,10 @@ class MethodBasedStrategy(RequestStrategy):
             strategies.append(self._default)
         return unique_observers(strategies)
 
+    def strategy_for(self, method: str) -> RequestStrategy | None:
+        """The strategy for ``method`` (upper case), else ``default`` (``None`` when unset)."""
+        return self._strategy_by_method.get(method, self._default)
+
     def request(
         self,
         send_request: SendRequestFunc,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from aio_request import Deadline
-from aio_request.http.deadline import earliest
+from aio_request.http.deadline import earliest, earliest_within
 from aio_request.testing import FakeClock
 
 
@@ -54,3 +54,18 @@ def test_earliest_ignores_none_and_picks_the_soonest() -> None:
 def test_default_clock_is_monotonic_and_real() -> None:
     deadline = Deadline.from_timeout(1)
     assert 0.9 < deadline.timeout <= 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(None, None), (3.0, None), (None, 3.0), (9.0, 2.0), (2.0, 9.0), (5.0, 5.0), (9.0, 8.0)],
+)
+def test_earliest_within_is_earliest_with_a_cap(first: float | None, second: float | None) -> None:
+    clock = FakeClock(start=10.0)
+    deadlines = [None if s is None else Deadline.from_timeout(s, clock=clock) for s in (first, second)]
+    found = earliest_within(5.0, clock, *deadlines)
+    expected = earliest(Deadline.from_timeout(5.0, clock=clock), *deadlines)
+    assert found.deadline_at == expected.deadline_at
+    assert found.clock is clock
+    if expected in deadlines:
+        assert found is expected, "a given deadline is returned as is, not copied"

@@ -193,6 +193,92 @@ def test_update_headers_replaces_and_extend_headers_adds() -> None:
     assert extended.url == request.url
 
 
+def test_a_copy_with_system_headers_keeps_every_other_field_and_stays_immutable() -> None:
+    request = aio_request.get(
+        "users/{id}",
+        path_parameters={"id": 7},
+        query_parameters={"q": "1"},
+        headers={"X-A": "1", "X-Request-Timeout": "99"},
+        allow_redirects=False,
+        max_redirects=3,
+    )
+    copy = request.with_system_headers("4.98", "high")
+    assert type(copy) is Request
+    for slot in Request.__slots__:
+        if slot != "_headers":
+            assert getattr(copy, slot) is getattr(request, slot), slot
+    assert list(copy.headers.items()) == [
+        ("X-A", "1"),
+        ("X-Request-Timeout", "4.98"),
+        ("X-Request-Priority", "high"),
+    ]
+    assert url_of(copy) == url_of(request)
+    with pytest.raises(AttributeError, match="immutable"):
+        copy.method = "POST"
+
+
+def test_every_slot_is_filled_for_a_request_and_for_a_subclass() -> None:
+    class Traced(Request):
+        __slots__ = ()
+
+    for cls in (Request, Traced):
+        request = cls(method="get", url="users/{id}", path_parameters={"id": 1}, headers={"X-A": "1"})
+        assert type(request) is cls
+        for slot in Request.__slots__:
+            getattr(request, slot)  # an unset slot raises AttributeError
+        assert (request.method, url_of(request)) == ("GET", "http://127.0.0.1:8080/api/users/1")
+        with pytest.raises(AttributeError, match="immutable"):
+            request.body = b"x"
+
+
+def test_a_template_built_again_gives_the_same_request_and_the_same_errors() -> None:
+    for _ in range(2):
+        assert url_of(aio_request.get("a b/c")) == "http://127.0.0.1:8080/api/a%20b/c"
+        assert url_of(aio_request.get("users/{id}", path_parameters={"id": 1})).endswith("/users/1")
+        assert url_of(aio_request.get("users/{id}", path_parameters={"id": 2})).endswith("/users/2")
+        assert url_of(aio_request.get("a/../b")) == "http://127.0.0.1:8080/api/b"
+        with pytest.raises(ValueError, match="missing"):
+            aio_request.get("users/{id}")
+        with pytest.raises(ValueError, match="relative"):
+            aio_request.get("//elsewhere.test/x")
+
+
+def test_a_url_joined_again_depends_on_the_endpoint_and_the_query() -> None:
+    other = yarl.URL("http://other.test:81/v2")
+    for _ in range(2):
+        request = aio_request.get("x?a=1", query_parameters={"b": "2"})
+        assert url_of(request) == "http://127.0.0.1:8080/api/x?a=1&b=2"
+        assert url_of(request, other) == "http://other.test:81/v2/x?a=1&b=2"
+        assert url_of(aio_request.get("x", query_parameters={"b": "3"})) == "http://127.0.0.1:8080/api/x?b=3"
+        assert url_of(aio_request.get("x")) == "http://127.0.0.1:8080/api/x"
+
+
+def test_many_distinct_templates_stay_correct() -> None:
+    for number in range(2500):
+        assert url_of(aio_request.get(f"item/{number}")).endswith(f"/item/{number}")
+
+
+@pytest.mark.parametrize(
+    ("method", "sent"), [("GET", "GET"), ("get", "GET"), ("PROPFIND", "PROPFIND"), ("m-1", "M-1")]
+)
+def test_any_token_is_a_method(method: str, sent: str) -> None:
+    assert Request(method=method, url="x").method == sent
+
+
+@pytest.mark.parametrize("method", ["", "G ET", "GET\r\n", "ÄGET", 3, None])
+def test_a_method_that_is_not_a_token_is_refused(method: object) -> None:
+    with pytest.raises(ValueError, match="invalid method"):
+        Request(method=method, url="x")  # type: ignore[arg-type]
+
+
+def test_system_headers_without_and_with_headers_of_the_request() -> None:
+    bare = aio_request.get("x").with_system_headers("1.5", "low")
+    assert list(bare.headers.items()) == [("X-Request-Timeout", "1.5"), ("X-Request-Priority", "low")]
+    assert aio_request.get("x").headers == {}, "the shared empty headers are not changed"
+    replaced = aio_request.get("x", headers={"x-request-priority": "high"}).with_system_headers("2", "low")
+    assert replaced.headers.getall("X-Request-Priority") == ["low"]
+
+
 def test_invalid_max_redirects_and_body_are_refused() -> None:
     with pytest.raises(ValueError, match="max_redirects must be an int >= 0, got -1"):
         aio_request.get("x", max_redirects=-1)

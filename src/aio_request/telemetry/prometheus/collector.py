@@ -176,13 +176,23 @@ class AioRequestCollector(Collector):
     def _request_finished(self, event: RequestFinished) -> None:
         series = (self._shards.get(_get_ident()) or self._new_shard()).calls
         key = (event.endpoint, event.method, event.path, event.status, event.circuit_breaker)
-        self._observe(series, key, event.duration)
+        counts = series.get(key)
+        if counts is None:
+            counts = series[key] = [0.0] * self._width
+        duration = event.duration
+        counts[_bisect_left(self.buckets, duration)] += 1.0
+        counts[-1] += duration
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
         series = (self._shards.get(_get_ident()) or self._new_shard()).attempts
         outcome = "cancelled" if event.cancelled else event.verdict or "error"
         key = (event.endpoint, event.method, event.path, event.status, event.kind, outcome)
-        self._observe(series, key, event.duration)
+        counts = series.get(key)
+        if counts is None:
+            counts = series[key] = [0.0] * self._width
+        duration = event.duration
+        counts[_bisect_left(self.buckets, duration)] += 1.0
+        counts[-1] += duration
 
     def _server_request_finished(self, event: ServerRequestFinished) -> None:
         series = (self._shards.get(_get_ident()) or self._new_shard()).served
