@@ -226,7 +226,7 @@ class BalancerPanicChanged:
     replicas: int
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReplicaAttemptFinished:
     """One attempt sent to a replica of a balanced ``service`` ended.
 
@@ -244,7 +244,7 @@ class ReplicaAttemptFinished:
     duration: float
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class OverloadLimitChanged:
     """The concurrency limit of a server's overload protection moved from ``previous`` to ``limit``.
 
@@ -258,7 +258,7 @@ class OverloadLimitChanged:
     previous: int
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class OverloadAdmitted:
     """Overload protection let a request's handler start.
 
@@ -273,7 +273,7 @@ class OverloadAdmitted:
     in_flight: int
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class OverloadReleased:
     """A handler admitted by overload protection finished; ``in_flight`` of its ``priority`` remain."""
 
@@ -282,7 +282,7 @@ class OverloadReleased:
     in_flight: int
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class OverloadShed:
     """Overload protection answered a request without running its handler.
 
