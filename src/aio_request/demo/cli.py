@@ -191,7 +191,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> None:
         from aio_request.demo.report import describe_profile, phase_tables, problems, takeaways
         from aio_request.demo.scenarios import scenarios
     except ImportError as error:
-        raise DemoError(f"the demo needs aiohttp ({error}): pip install 'aio-request[demo]'") from None
+        raise DemoError(f"the demo needs aiohttp ({error}): pip install 'aio-request-ng[demo]'") from None
     _prepare_output(options.output)
     settings = LabSettings(
         profile=profile,
@@ -240,7 +240,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> None:
     if not options.plot:
         note = " (plot skipped: --no-plot)"
     elif not plot_available():
-        note = " (no plot: matplotlib is not installed; pip install 'aio-request[demo]')"
+        note = " (no plot: matplotlib is not installed; pip install 'aio-request-ng[demo]')"
     else:
         try:
             written.append(write_cdf_plot(result, options.output / PLOT_FILE))
@@ -256,7 +256,7 @@ def _run_replicas(options: DemoOptions, out: TextIO) -> None:
         from aio_request.demo.progress import ProgressBar
         from aio_request.demo.replicas_lab import CLIENTS, replicas_table, run_replicas_lab, takeaways
     except ImportError as error:
-        raise DemoError(f"the demo needs aiohttp ({error}): pip install 'aio-request[demo]'") from None
+        raise DemoError(f"the demo needs aiohttp ({error}): pip install 'aio-request-ng[demo]'") from None
     rate = options.calls / options.duration
     print("aio_request replicas lab: 2 healthy replicas (5 ms), 1 slow (50 ms), 1 failing, 1 dead", file=out)
     print(

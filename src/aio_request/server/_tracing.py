@@ -24,7 +24,9 @@ class ServerTracing:
         try:
             from aio_request.telemetry.otel import server_span, set_response_status
         except ImportError as error:
-            raise ImportError("tracing=True needs OpenTelemetry: pip install 'aio-request[otel]'") from error
+            raise ImportError(
+                "tracing=True needs OpenTelemetry: pip install 'aio-request-ng[otel]'"
+            ) from error
         self._server_span = server_span
         self._set_response_status = set_response_status
         self._tracer_provider = tracer_provider
