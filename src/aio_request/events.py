@@ -12,7 +12,9 @@ attempt, so a listener may bind context (an OpenTelemetry span) on a ``*Started`
 release it on the matching ``*Finished`` one. Labels are low-cardinality by construction:
 ``path`` is the request's URL template (``users/{id}``), never the path with the ids filled in.
 
-Every event is a frozen dataclass; kinds, verdicts, failures and circuit states are the enums
+Every event is an immutable :class:`~typing.NamedTuple` (three times cheaper to build than a
+frozen dataclass, and events are built on every call); kinds, verdicts, failures and circuit
+states are the enums
 of :mod:`aio_request._core.outcomes` (string enums: ``event.kind == "hedge"`` holds).
 
 Integrations that are installed turn on by themselves: :data:`DEFAULT_EVENT_HUB` is given one
@@ -24,10 +26,9 @@ and a hub of your own (``setup(event_hub=EventHub())``) has none unless you pass
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState, FailureKind, ResponseVerdict
 
@@ -38,8 +39,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ServerRequestFinished:
+class ServerRequestFinished(NamedTuple):
     """A server middleware finished handling one request.
 
     ``route`` is the route's template (never the raw path), ``status`` 499 when the client went
@@ -53,8 +53,7 @@ class ServerRequestFinished:
     duration: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class CircuitStateChanged:
+class CircuitStateChanged(NamedTuple):
     """A circuit breaker moved the circuit of ``scope`` from ``old`` to ``new``.
 
     The client's scope is the endpoint URL string. Emitted on every transition: opened (closed or
@@ -66,8 +65,7 @@ class CircuitStateChanged:
     new: CircuitState
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BudgetExhausted:
+class BudgetExhausted(NamedTuple):
     """An extra attempt was not sent because a budget was empty.
 
     ``scope`` is the endpoint URL string, ``kind`` the kind of the attempt refused (``RETRY`` or
@@ -79,8 +77,7 @@ class BudgetExhausted:
     budget: BudgetKind
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestStarted:
+class RequestStarted(NamedTuple):
     """A ``client.request`` call resolved its endpoint and is about to run its strategy.
 
     ``request_id`` identifies the call in every event it emits (unique within the process);
@@ -99,8 +96,7 @@ class RequestStarted:
     request: Request
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestFinished:
+class RequestFinished(NamedTuple):
     """A ``client.request`` call chose the response its caller gets, failed or was cancelled.
 
     ``status`` is the chosen response's status (a synthetic one included: ``failure`` then names
@@ -125,8 +121,7 @@ class RequestFinished:
     duration: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class AttemptStarted:
+class AttemptStarted(NamedTuple):
     """One attempt of a call is about to go through the pipeline.
 
     ``attempt`` counts from 1 within the call. ``kind`` is decided by the strategy that
@@ -145,8 +140,7 @@ class AttemptStarted:
     request: Request
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class AttemptFinished:
+class AttemptFinished(NamedTuple):
     """One attempt got its response and verdict, failed or was cancelled.
 
     ``status`` is the response's status (synthetic ones included: ``failure`` then names the
@@ -170,8 +164,7 @@ class AttemptFinished:
     duration: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReplicasChanged:
+class ReplicasChanged(NamedTuple):
     """The replica set of a balanced ``service`` changed (first set included).
 
     ``added`` and ``removed`` are replica URL strings; removed replicas drain: they get no new
@@ -184,8 +177,7 @@ class ReplicasChanged:
     replicas: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReplicaEjected:
+class ReplicaEjected(NamedTuple):
     """A replica of ``service`` stopped receiving attempts for ``seconds``.
 
     ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"``
@@ -203,16 +195,14 @@ class ReplicaEjected:
     times_ejected: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReplicaRestored:
+class ReplicaRestored(NamedTuple):
     """An ejected replica of ``service`` may receive attempts again."""
 
     service: str
     replica: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BalancerPanicChanged:
+class BalancerPanicChanged(NamedTuple):
     """The balancer of ``service`` entered (``panic``) or left panic mode.
 
     In panic mode fewer than the panic threshold of the replicas are usable, and attempts are
@@ -226,8 +216,7 @@ class BalancerPanicChanged:
     replicas: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReplicaAttemptFinished:
+class ReplicaAttemptFinished(NamedTuple):
     """One attempt sent to a replica of a balanced ``service`` ended.
 
     ``outcome`` is how the balancer counted it: ``"success"``, ``"failure"`` (5xx other than a
@@ -244,8 +233,7 @@ class ReplicaAttemptFinished:
     duration: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OverloadLimitChanged:
+class OverloadLimitChanged(NamedTuple):
     """The concurrency limit of a server's overload protection moved from ``previous`` to ``limit``.
 
     Also emitted once when the protection is made, with ``previous`` 0.
@@ -258,8 +246,7 @@ class OverloadLimitChanged:
     previous: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OverloadAdmitted:
+class OverloadAdmitted(NamedTuple):
     """Overload protection let a request's handler start.
 
     ``priority`` is the request's priority (a ``str``), ``queue_time`` the seconds it waited for
@@ -273,8 +260,7 @@ class OverloadAdmitted:
     in_flight: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OverloadReleased:
+class OverloadReleased(NamedTuple):
     """A handler admitted by overload protection finished; ``in_flight`` of its ``priority`` remain."""
 
     protection: str
@@ -282,8 +268,7 @@ class OverloadReleased:
     in_flight: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OverloadShed:
+class OverloadShed(NamedTuple):
     """Overload protection answered a request without running its handler.
 
     ``reason`` is ``"queue_full"`` (no slot and no room in the queue, or pushed out of it by a

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -386,7 +385,7 @@ async def test_events_report_admission_release_shedding_and_limit_changes() -> N
     last = events[-1]
     assert isinstance(last, OverloadAdmitted)
     assert last.queue_time == pytest.approx(0.01)
-    events[-1] = dataclasses.replace(last, queue_time=0.01)
+    events[-1] = last._replace(queue_time=0.01)
     assert events == [
         OverloadLimitChanged("api", 1, 0),
         OverloadAdmitted("api", "high", 0.0, 1),
