@@ -1,8 +1,10 @@
 """The client's shortcuts behave exactly as the general path they skip.
 
-A single-attempt call with a static endpoint skips the strategy layer, the attempt sender and
-the endpoint coroutine; a subclass of the single-attempt strategy and a delegating endpoint
-provider take the general path. Every test runs both and expects the same observable result.
+A static endpoint is read without the endpoint coroutine (and the default deadline is built
+only when it is the earliest); a delegating endpoint provider and a subclass of the
+single-attempt strategy take the general path. Every test runs both and expects the same
+observable result, so a shortcut added for either (a single-attempt fast path was tried and
+will come back) is held to the general path's behaviour.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
 class _GeneralSingle(SingleAttemptRequestStrategy):
-    """The same strategy, but not the exact class the shortcut recognises."""
+    """The same strategy, but not the exact class a shortcut would recognise."""
 
     __slots__ = ()
 
