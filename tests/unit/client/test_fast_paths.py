@@ -3,8 +3,7 @@
 A static endpoint is read without the endpoint coroutine (and the default deadline is built
 only when it is the earliest); a delegating endpoint provider and a subclass of the
 single-attempt strategy take the general path. Every test runs both and expects the same
-observable result, so a shortcut added for either (a single-attempt fast path was tried and
-will come back) is held to the general path's behaviour.
+observable result, so any shortcut taken for either is held to the general path's behaviour.
 """
 
 from __future__ import annotations
