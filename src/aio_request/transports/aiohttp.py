@@ -21,6 +21,7 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.concurrency import start_background_task, stop_background_task
 from aio_request._core.deprecation import MetricsProvider, warn_metrics_provider
 from aio_request._core.errors import FailureKind
 from aio_request._core.validate import at_least, positive
@@ -367,8 +368,7 @@ class AioHttpDnsResolver(aiohttp.abc.AbstractResolver):
         if not self._closed:  # close() may have run while we awaited
             self._cache[key] = _CachedHost(list(results))
             if self._task is None:
-                # The resolver owns its refresh task: close() cancels and awaits it.
-                self._task = asyncio.get_running_loop().create_task(self._refresh_forever())  # noqa: TID251
+                self._task = start_background_task(self._refresh_forever(), name="refresh DNS cache")
         return results
 
     def resolve_no_wait(
@@ -385,9 +385,7 @@ class AioHttpDnsResolver(aiohttp.abc.AbstractResolver):
         self._closed = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            # asyncio.wait does not raise the task's CancelledError, but lets ours through.
-            await asyncio.wait([task])
+            await stop_background_task(task)
         self._cache.clear()
         await self._resolver.close()
 
