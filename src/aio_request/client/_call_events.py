@@ -121,38 +121,39 @@ class CallTelemetry:
 
     def attempt_finished(self, started: AttemptStart, response: Response, verdict: ResponseVerdict) -> None:
         """Emit :class:`AttemptFinished` for an attempt's response and verdict."""
-        handlers = self._on_attempt_finished
-        if not handlers:
-            return
-        number, kind, started_at = started
-        failure = response.failure
-        deliver(
-            handlers,
-            AttemptFinished(
-                request_id=self._request_id,
-                endpoint=self._endpoint,
-                method=self._method,
-                path=self._path,
-                attempt=number,
-                kind=kind,
-                status=response.status,
-                verdict=verdict,
-                failure=None if failure is None else failure.kind,
-                cancelled=False,
-                error=None,
-                duration=self._clock.now() - started_at,
-            ),
-        )
+        if self._on_attempt_finished:
+            failure = response.failure
+            kind = None if failure is None else failure.kind
+            self._attempt_ended(started, response.status, verdict, kind, None)
 
     def attempt_failed(self, started: AttemptStart, error: BaseException) -> None:
         """Emit :class:`AttemptFinished` for an attempt that raised or was cancelled."""
-        handlers = self._on_attempt_finished
-        if not handlers:
-            return
+        if self._on_attempt_finished:
+            self._attempt_ended(started, _error_status(error), None, None, error)
+
+    def finished(self, response: Response) -> None:
+        """Emit :class:`RequestFinished` for the response handed to the caller."""
+        if self._on_request_finished:
+            failure = None if response.failure is None else response.failure.kind
+            self._request_ended(response.status, failure, None)
+
+    def failed(self, error: BaseException) -> None:
+        """Emit :class:`RequestFinished` for a call that raised or was cancelled."""
+        if self._on_request_finished:
+            self._request_ended(_error_status(error), None, error)
+
+    def _attempt_ended(
+        self,
+        started: AttemptStart,
+        status: int,
+        verdict: ResponseVerdict | None,
+        failure: FailureKind | None,
+        error: BaseException | None,
+    ) -> None:
         number, kind, started_at = started
         cancelled = isinstance(error, asyncio.CancelledError)
         deliver(
-            handlers,
+            self._on_attempt_finished,
             AttemptFinished(
                 request_id=self._request_id,
                 endpoint=self._endpoint,
@@ -160,57 +161,35 @@ class CallTelemetry:
                 path=self._path,
                 attempt=number,
                 kind=kind,
-                status=CANCELLED_STATUS if cancelled else ERROR_STATUS,
-                verdict=None,
-                failure=None,
+                status=status,
+                verdict=verdict,
+                failure=failure,
                 cancelled=cancelled,
                 error=None if cancelled else error,
                 duration=self._clock.now() - started_at,
             ),
         )
 
-    def finished(self, response: Response) -> None:
-        """Emit :class:`RequestFinished` for the response handed to the caller."""
-        handlers = self._on_request_finished
-        if not handlers:
-            return
-        failure = None if response.failure is None else response.failure.kind
-        deliver(
-            handlers,
-            RequestFinished(
-                request_id=self._request_id,
-                endpoint=self._endpoint,
-                method=self._method,
-                path=self._path,
-                status=response.status,
-                failure=failure,
-                circuit_breaker=failure is FailureKind.CIRCUIT_OPEN,
-                attempts=self._attempts,
-                cancelled=False,
-                error=None,
-                duration=self._clock.now() - self._started_at,
-            ),
-        )
-
-    def failed(self, error: BaseException) -> None:
-        """Emit :class:`RequestFinished` for a call that raised or was cancelled."""
-        handlers = self._on_request_finished
-        if not handlers:
-            return
+    def _request_ended(self, status: int, failure: FailureKind | None, error: BaseException | None) -> None:
         cancelled = isinstance(error, asyncio.CancelledError)
         deliver(
-            handlers,
+            self._on_request_finished,
             RequestFinished(
                 request_id=self._request_id,
                 endpoint=self._endpoint,
                 method=self._method,
                 path=self._path,
-                status=CANCELLED_STATUS if cancelled else ERROR_STATUS,
-                failure=None,
-                circuit_breaker=False,
+                status=status,
+                failure=failure,
+                circuit_breaker=failure is FailureKind.CIRCUIT_OPEN,
                 attempts=self._attempts,
                 cancelled=cancelled,
                 error=None if cancelled else error,
                 duration=self._clock.now() - self._started_at,
             ),
         )
+
+
+def _error_status(error: BaseException) -> int:
+    """The status recorded for a call or attempt that raised: 499 when cancelled, else 0."""
+    return CANCELLED_STATUS if isinstance(error, asyncio.CancelledError) else ERROR_STATUS
