@@ -58,6 +58,14 @@ class PickPolicy(abc.ABC):
         replica.observe_latency(rtt, now, DEFAULT_DECAY_SECONDS)
 
 
+def _two_distinct(replicas: Sequence[Replica], random: Callable[[], float]) -> tuple[Replica, Replica]:
+    """Two different replicas drawn uniformly at random (``len(replicas) >= 2``)."""
+    count = len(replicas)
+    first = int(random() * count)
+    second = (first + 1 + int(random() * (count - 1))) % count
+    return replicas[first], replicas[second]
+
+
 class _PowerOfTwoChoices(PickPolicy):
     __slots__ = ()
 
@@ -74,27 +82,14 @@ class _PowerOfTwoChoices(PickPolicy):
         weight: Weight | None,
     ) -> Replica | None:
         """The less loaded of two distinct usable replicas drawn at random."""
-        count = len(replicas)
-        if count > 1:
-            first = int(random() * count)
-            second = (first + 1 + int(random() * (count - 1))) % count
-            a, b = replicas[first], replicas[second]
-            if not (usable(a) and usable(b)):
-                candidates = [replica for replica in replicas if usable(replica)]
-                return self._best_of(candidates, now, random, weight)
-        else:
-            return replicas[0] if count == 1 and usable(replicas[0]) else None
-        return self._better(a, b, now, weight)
-
-    def _best_of(
-        self, candidates: list[Replica], now: float, random: Callable[[], float], weight: Weight | None
-    ) -> Replica | None:
-        count = len(candidates)
-        if count <= 1:
+        if len(replicas) > 1:
+            a, b = _two_distinct(replicas, random)
+            if usable(a) and usable(b):  # the common case: no list of the usable ones is built
+                return self._better(a, b, now, weight)
+        candidates = [replica for replica in replicas if usable(replica)]
+        if len(candidates) <= 1:
             return candidates[0] if candidates else None
-        first = int(random() * count)
-        second = (first + 1 + int(random() * (count - 1))) % count
-        return self._better(candidates[first], candidates[second], now, weight)
+        return self._better(*_two_distinct(candidates, random), now, weight)
 
     def _better(self, a: Replica, b: Replica, now: float, weight: Weight | None) -> Replica:
         load_a, load_b = self.load(a, now), self.load(b, now)
