@@ -75,6 +75,24 @@ class _Handlers:
         self.event_handlers[type(event)](event)
 
 
+def _client_instruments() -> tuple[
+    prometheus_client.Histogram, prometheus_client.Histogram, prometheus_client.Counter
+]:
+    """The three client metrics as ``prometheus_client`` instruments, on a fresh registry."""
+    registry = prometheus_client.CollectorRegistry()
+    labels = ["request_endpoint", "request_method", "request_path", "response_status"]
+    latency = prometheus_client.Histogram(
+        "aio_request_latency", "", [*labels, "circuit_breaker"], registry=registry, buckets=LATENCY_BUCKETS
+    )
+    attempt_latency = prometheus_client.Histogram(
+        "aio_request_transport_latency", "", labels, registry=registry, buckets=LATENCY_BUCKETS
+    )
+    attempts = prometheus_client.Counter(
+        "aio_request_attempts", "", [*labels[:3], "attempt_kind", "attempt_outcome"], registry=registry
+    )
+    return latency, attempt_latency, attempts
+
+
 def _hubs() -> dict[str, Callable[[], EventHub]]:
     def off() -> EventHub:
         return EventHub()
@@ -91,21 +109,7 @@ def _hubs() -> dict[str, Callable[[], EventHub]]:
 
     def prom_client() -> EventHub:
         hub = EventHub()
-        registry = prometheus_client.CollectorRegistry()
-        labels = ["request_endpoint", "request_method", "request_path", "response_status"]
-        latency = prometheus_client.Histogram(
-            "aio_request_latency",
-            "",
-            [*labels, "circuit_breaker"],
-            registry=registry,
-            buckets=LATENCY_BUCKETS,
-        )
-        attempt_latency = prometheus_client.Histogram(
-            "aio_request_transport_latency", "", labels, registry=registry, buckets=LATENCY_BUCKETS
-        )
-        attempts = prometheus_client.Counter(
-            "aio_request_attempts", "", [*labels[:3], "attempt_kind", "attempt_outcome"], registry=registry
-        )
+        latency, attempt_latency, attempts = _client_instruments()
 
         def on_attempt(event: AttemptFinished) -> None:
             attempt_latency.labels(event.endpoint, event.method, event.path, str(event.status)).observe(
@@ -129,21 +133,7 @@ def _hubs() -> dict[str, Callable[[], EventHub]]:
 
     def prom_cached() -> EventHub:
         hub = EventHub()
-        registry = prometheus_client.CollectorRegistry()
-        labels = ["request_endpoint", "request_method", "request_path", "response_status"]
-        latency = prometheus_client.Histogram(
-            "aio_request_latency",
-            "",
-            [*labels, "circuit_breaker"],
-            registry=registry,
-            buckets=LATENCY_BUCKETS,
-        )
-        attempt_latency = prometheus_client.Histogram(
-            "aio_request_transport_latency", "", labels, registry=registry, buckets=LATENCY_BUCKETS
-        )
-        attempts = prometheus_client.Counter(
-            "aio_request_attempts", "", [*labels[:3], "attempt_kind", "attempt_outcome"], registry=registry
-        )
+        latency, attempt_latency, attempts = _client_instruments()
         attempt_children: dict[tuple[object, ...], tuple[Any, Any]] = {}
         request_children: dict[tuple[object, ...], Any] = {}
 
