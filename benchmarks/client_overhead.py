@@ -1,15 +1,10 @@
-"""Client overhead: raw aiohttp vs aio_request over loopback, and library CPU over a null transport.
+"""Library CPU per call over a null transport: what aio_request itself costs, nothing else.
 
-Part 1 runs a loopback aiohttp server in another process and alternates short slices of
-(a) raw ``aiohttp`` GETs, (b) ``aio_request`` single-attempt GETs and the ``setup()`` defaults
-(sequential strategy, budgets, Prometheus metrics when installed) at a fixed concurrency,
-reporting the median over rounds of throughput and client CPU per request.
+Cases: single attempt, 3-way hedging where the first attempt wins, and 3-way hedging where all
+three attempts are sent (the first two are rejected at once). The loopback comparison with raw
+aiohttp and its peers is ``peers.py``; instruction counts are ``instructions_per_call.py``.
 
-Part 2 measures the library's own CPU per request over a transport that answers instantly:
-single attempt, 3-way hedging where the first attempt wins, and 3-way hedging where all three
-attempts are sent (the first two are rejected at once).
-
-Usage: ``python benchmarks/client_overhead.py [--rounds 7] [--slice 2000] [--concurrency 64]``
+Usage: ``python benchmarks/client_overhead.py [--null-count 20000]``
 """
 
 from __future__ import annotations
@@ -17,93 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-import aiohttp
 import yarl
 
 import aio_request
 from aio_request.http.response import BufferedResponse, ClosableResponse, EmptyResponse
-
-HERE = Path(__file__).parent
-
-
-async def _run_slice(
-    call: Callable[[], Awaitable[None]], count: int, concurrency: int
-) -> tuple[float, float]:
-    """Run ``count`` calls with ``concurrency`` workers; return (requests/s, CPU µs per request)."""
-    remaining = count
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    cpu_start, wall_start = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start
-    return count / wall, cpu / count * 1e6
-
-
-async def loopback(rounds: int, slice_size: int, concurrency: int) -> dict[str, tuple[float, float]]:
-    """Alternate raw aiohttp and aio_request slices against a server in another process."""
-    with tempfile.TemporaryDirectory() as folder:
-        port_file = Path(folder) / "port"
-        # Started once, before anything is timed.
-        server = subprocess.Popen([sys.executable, str(HERE / "loopback_server.py"), str(port_file)])  # noqa: ASYNC220
-        try:
-            for _ in range(200):
-                if port_file.exists() and port_file.read_text():
-                    break
-                await asyncio.sleep(0.05)
-            url = f"http://127.0.0.1:{port_file.read_text()}/"
-            connector = aiohttp.TCPConnector(limit=concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                transport = aio_request.AioHttpTransport(session)
-                single = aio_request.setup(
-                    transport=transport,
-                    endpoint=url,
-                    safe_method_strategy=aio_request.single_attempt_strategy(),
-                )
-                defaults = aio_request.setup(transport=transport, endpoint=url)
-                thing = url + "thing"  # a str, parsed per call, as aio_request parses "thing" per call
-
-                async def raw() -> None:
-                    async with session.get(thing) as response:
-                        await response.read()
-
-                async def library_single() -> None:
-                    async with single.request(aio_request.get("thing")) as response:
-                        await response.read()
-
-                async def library_defaults() -> None:
-                    async with defaults.request(aio_request.get("thing")) as response:
-                        await response.read()
-
-                calls = {
-                    "a: raw aiohttp": raw,
-                    "b: aio_request, single attempt": library_single,
-                    "aio_request, setup() defaults": library_defaults,
-                }
-                results: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
-                for call in calls.values():  # warm-up
-                    await _run_slice(call, slice_size, concurrency)
-                for _ in range(rounds):
-                    for name, call in calls.items():
-                        results[name].append(await _run_slice(call, slice_size, concurrency))
-        finally:
-            server.terminate()
-            server.wait()
-    return {
-        name: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
-        for name, runs in results.items()
-    }
 
 
 class _NullTransport(aio_request.Transport):
@@ -162,23 +76,12 @@ async def null_transport_cost(count: int) -> dict[str, float]:
 
 
 def main() -> None:
-    """Run both parts and print markdown tables."""
+    """Print the markdown table of library CPU per call."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--slice", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--null-count", type=int, default=20000)
     args = parser.parse_args()
-    loop_results = asyncio.run(loopback(args.rounds, args.slice, args.concurrency))
-    raw_rps = loop_results["a: raw aiohttp"][0]
-    print(f"Loopback, concurrency {args.concurrency}, medians of {args.rounds} slices of {args.slice} each:")
-    print("| client | requests/s | client CPU µs/request | throughput vs raw |")
-    print("|---|---|---|---|")
-    for name, (rps, cpu) in loop_results.items():
-        print(f"| {name} | {rps:,.0f} | {cpu:.0f} | {rps / raw_rps:.2f} |")
-    print()
     print("Library CPU over a null transport (median of 5 runs):")
     print("| case | CPU µs/request |")
     print("|---|---|")
