@@ -161,9 +161,9 @@ class AioRequestCollector(Collector):
         with self._lock:
             return self._shards.setdefault(_get_ident(), _Shard())
 
-    # The three handlers below run on every request: each is written out in full, with the
-    # module-level aliases, because a helper call or an attribute lookup is a measurable share
-    # of their cost.
+    # The client handlers below run on every call and are written out in full, with the
+    # module-level aliases: through _observe and plain attribute lookups a single-attempt call
+    # with Prometheus costs 143.3k instructions instead of 140.2k (instructions_per_call.py).
 
     def _observe(self, series: dict[Any, list[float]], key: Any, value: float) -> None:
         """Add ``value`` to the histogram ``series[key]`` (bucket counts, then the sum last)."""
