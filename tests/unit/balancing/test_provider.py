@@ -180,11 +180,12 @@ async def test_without_any_replica_an_attempt_is_a_connect_failure() -> None:
 
 async def test_concurrent_first_calls_start_the_source_once() -> None:
     lookups = 0
+    release = asyncio.Event()
 
     async def resolver(host: str, port: int) -> Sequence[str]:
         nonlocal lookups
         lookups += 1
-        await asyncio.sleep(0.01)
+        await release.wait()  # every call is waiting for the first set of replicas
         return ["127.0.0.2"]
 
     transport = answer_by_host({yarl.URL("http://127.0.0.2/"): 200})
@@ -193,7 +194,12 @@ async def test_concurrent_first_calls_start_the_source_once() -> None:
     )
     client = aio_request.setup(transport=transport, endpoint_provider=provider)
     try:
-        assert await asyncio.gather(*(status_of(client) for _ in range(5))) == [200] * 5
+        calls = asyncio.gather(*(status_of(client) for _ in range(5)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert lookups == 1, "five calls waiting, one lookup"
+        release.set()
+        assert await calls == [200] * 5
         assert lookups == 1
     finally:
         await provider.aclose()
