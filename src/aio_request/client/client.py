@@ -10,7 +10,7 @@ sends attempts through the pipeline and classifies their responses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
@@ -25,83 +25,49 @@ from aio_request.http.context import get_context
 from aio_request.http.deadline import Deadline, earliest_within
 from aio_request.http.priority import Priority, normalize_priority
 from aio_request.http.request import Request
-from aio_request.http.response import ClosableResponse, Response
+from aio_request.http.response import Response
 from aio_request.pipeline import NextModuleFunc
 from aio_request.policies.budget import AttemptBudget
 from aio_request.policies.classify import ResponseClassifier
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.strategies.request_strategy import (
     AttemptSender,
+    OpenedAttempt,
     RequestStrategy,
     ResponseWithVerdict,
+    Verdicted,
+    open_strategy,
 )
-
-Verdicted = ResponseWithVerdict[ClosableResponse]
 
 _log = logging.getLogger(__name__)
 
 
-class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
-    __slots__ = (
-        "_classifier",
-        "_deadline",
-        "_endpoint",
-        "_kind",
-        "_observers",
-        "_pipeline",
-        "_priority",
-        "_request",
-        "_response",
-        "_telemetry",
-    )
+class _OpenedResponse(OpenedAttempt[Verdicted]):
+    """An attempt's response and verdict; :meth:`close` closes the response."""
 
-    def __init__(
+    __slots__ = ()
+
+    async def close(
         self,
-        sender: _CallSender,
-        endpoint: yarl.URL,
-        request: Request,
-        deadline: Deadline,
-        priority: Priority,
-        kind: AttemptKind,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
     ) -> None:
-        self._pipeline = sender.pipeline
-        self._classifier = sender.classifier
-        self._observers = sender.observers
-        self._telemetry = sender.telemetry
-        self._endpoint = endpoint
-        self._request = request
-        self._deadline = deadline
-        self._priority = priority
-        self._kind = kind
-        self._response: ClosableResponse | None = None
+        await self.value.response.close()
+
+
+class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
+    """One attempt as a context manager: :meth:`_CallSender.open`, closed on exit."""
+
+    __slots__ = ("_opened", "_opener")
+
+    def __init__(self, opener: Awaitable[OpenedAttempt[Verdicted]]) -> None:
+        self._opener = opener
+        self._opened: OpenedAttempt[Verdicted] | None = None
 
     async def __aenter__(self) -> Verdicted:
-        telemetry = self._telemetry
-        started = (
-            None
-            if telemetry is None
-            else telemetry.attempt_started(self._request, self._deadline, self._kind)
-        )
-        try:
-            response = await self._pipeline(self._endpoint, self._request, self._deadline, self._priority)
-        except BaseException as error:
-            if telemetry is not None and started is not None:
-                telemetry.attempt_failed(started, error)
-            raise
-        self._response = response
-        if self._observers:
-            _observe(self._observers, self._request, response)
-        try:
-            verdict = self._classifier.classify(response)
-        except BaseException as error:
-            self._response = None
-            if telemetry is not None and started is not None:
-                telemetry.attempt_failed(started, error)
-            await response.close()
-            raise
-        if telemetry is not None and started is not None:
-            telemetry.attempt_finished(started, response, verdict)
-        return ResponseWithVerdict(response, verdict)
+        self._opened = opened = await self._opener
+        return opened.value
 
     async def __aexit__(
         self,
@@ -109,9 +75,9 @@ class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        response, self._response = self._response, None
-        if response is not None:
-            await response.close()
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.close()
 
 
 def _observe(observers: tuple[RequestResponseObserver, ...], request: Request, response: Response) -> None:
@@ -164,8 +130,33 @@ class _CallSender(AttemptSender):
     def send(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
     ) -> AbstractAsyncContextManager[Verdicted]:
+        return _AttemptContext(self.open(endpoint, request, deadline, priority, kind))
+
+    async def open(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> OpenedAttempt[Verdicted]:
+        """Send one attempt through the pipeline, tell the observers, classify the response."""
         self._sent += 1
-        return _AttemptContext(self, endpoint, request, deadline, priority, kind)
+        telemetry = self.telemetry
+        started = None if telemetry is None else telemetry.attempt_started(request, deadline, kind)
+        try:
+            response = await self.pipeline(endpoint, request, deadline, priority)
+        except BaseException as error:
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
+            raise
+        if self.observers:
+            _observe(self.observers, request, response)
+        try:
+            verdict = self.classifier.classify(response)
+        except BaseException as error:
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
+            await response.close()
+            raise
+        if telemetry is not None and started is not None:
+            telemetry.attempt_finished(started, response, verdict)
+        return _OpenedResponse(ResponseWithVerdict(response, verdict))
 
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
         budget = self._budget
@@ -175,7 +166,7 @@ class _CallSender(AttemptSender):
 
 
 class _RequestContext(AbstractAsyncContextManager[Response]):
-    __slots__ = ("_client", "_deadline", "_priority", "_request", "_strategy", "_strategy_context")
+    __slots__ = ("_client", "_deadline", "_opened", "_priority", "_request", "_strategy")
 
     def __init__(
         self,
@@ -190,15 +181,15 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         self._deadline = deadline
         self._priority = priority
         self._strategy = strategy
-        self._strategy_context: AbstractAsyncContextManager[Verdicted] | None = None
+        self._opened: OpenedAttempt[Verdicted] | None = None
 
     async def __aenter__(self) -> Response:
         client = self._client
-        context = get_context()
+        inherited = get_context()
         # client.timeout was validated by setup(); the default deadline is built only when no
         # given or inherited deadline is earlier.
-        deadline = earliest_within(client.timeout, client.clock, self._deadline, context.deadline)
-        priority = normalize_priority(self._priority or client.priority, context.priority)
+        deadline = earliest_within(client.timeout, client.clock, self._deadline, inherited.deadline)
+        priority = normalize_priority(self._priority or client.priority, inherited.priority)
         provider = client.endpoint_provider
         if type(provider) is StaticEndpointProvider:  # no coroutine for the common case
             endpoint = provider.endpoint
@@ -221,17 +212,19 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
             telemetry = sender.telemetry = CallTelemetry(
                 hub, client.clock, scope, self._request, deadline, priority
             )
+        request = self._request
         try:
-            strategy_context = strategy.request(sender, endpoint, self._request, deadline, priority)
-            result = await strategy_context.__aenter__()
+            self._opened = opened = await open_strategy(
+                strategy, sender, endpoint, request, deadline, priority
+            )
         except BaseException as error:
             if telemetry is not None:
                 telemetry.failed(error)
             raise
-        self._strategy_context = strategy_context
+        response = opened.value.response
         if telemetry is not None:
-            telemetry.finished(result.response)
-        return result.response
+            telemetry.finished(response)
+        return response
 
     async def __aexit__(
         self,
@@ -239,9 +232,9 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        strategy_context, self._strategy_context = self._strategy_context, None
-        if strategy_context is not None:
-            await strategy_context.__aexit__(exc_type, exc, traceback)
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.close(exc_type, exc, traceback)
 
 
 class Client:

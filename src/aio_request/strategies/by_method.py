@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 import yarl
@@ -13,14 +13,18 @@ from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.strategies.request_strategy import (
+    OpenedAttempt,
+    OpeningStrategy,
     RequestStrategy,
     ResponseWithVerdict,
     SendRequestFunc,
+    Verdicted,
+    open_strategy,
     unique_observers,
 )
 
 
-class MethodBasedStrategy(RequestStrategy):
+class MethodBasedStrategy(OpeningStrategy):
     """Delegates to ``strategy_by_method[request.method]``, else to ``default``.
 
     A method with no strategy and no ``default`` raises :class:`ValueError`.
@@ -45,6 +49,17 @@ class MethodBasedStrategy(RequestStrategy):
         """The strategy for ``method`` (upper case), else ``default`` (``None`` when unset)."""
         return self._strategy_by_method.get(method, self._default)
 
+    def open(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        """Run the chosen strategy; its result, open."""
+        return open_strategy(self._chosen(request), send_request, endpoint, request, deadline, priority)
+
     def request(
         self,
         send_request: SendRequestFunc,
@@ -54,7 +69,10 @@ class MethodBasedStrategy(RequestStrategy):
         priority: Priority,
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """The chosen strategy's context."""
+        return self._chosen(request).request(send_request, endpoint, request, deadline, priority)
+
+    def _chosen(self, request: Request) -> RequestStrategy:
         strategy = self._strategy_by_method.get(request.method, self._default)
         if strategy is None:
             raise ValueError(f"no strategy for method {request.method!r}")
-        return strategy.request(send_request, endpoint, request, deadline, priority)
+        return strategy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable
 
 import yarl
 
@@ -18,15 +18,13 @@ from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
-    OpenedAttemptContext,
+    OpeningStrategy,
     RequestStrategy,
-    ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
     admit_extra_attempt,
     observers_of_provider,
-    open_attempt,
-    send_attempt,
+    open_attempt_of,
 )
 
 
@@ -44,7 +42,7 @@ async def _close(opened: OpenedAttempt[Verdicted]) -> None:
     await opened.close()
 
 
-class ParallelRequestStrategy(RequestStrategy):
+class ParallelRequestStrategy(OpeningStrategy):
     """Up to ``attempts_count`` attempts, each ``delays_provider(k)`` seconds after the previous one.
 
     Attempt ``k`` starts ``delays_provider(k)`` seconds after attempt ``k-1`` started, unless an
@@ -93,20 +91,20 @@ class ParallelRequestStrategy(RequestStrategy):
         """The delays provider, when it learns from responses."""
         return observers_of_provider(self._delays_provider)
 
-    def request(
+    def open(
         self,
         send_request: SendRequestFunc,
         endpoint: yarl.URL,
         request: Request,
         deadline: Deadline,
         priority: Priority,
-    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """Race the attempts; the context yields the winner."""
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        """Race the attempts; the winner (or the last rejected response), open."""
         if self._attempts_count == 1:
-            return send_attempt(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
-        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
+            return open_attempt_of(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
+        return self._race(send_request, endpoint, request, deadline, priority)
 
-    async def _run(
+    async def _race(
         self,
         send_request: SendRequestFunc,
         endpoint: yarl.URL,
@@ -116,7 +114,7 @@ class ParallelRequestStrategy(RequestStrategy):
     ) -> OpenedAttempt[Verdicted]:
         async def start(number: int, in_flight: int) -> OpenedAttempt[Verdicted]:
             kind = AttemptKind.FIRST if number == 0 else _kind_of_extra(in_flight)
-            return await open_attempt(send_attempt(send_request, kind, endpoint, request, deadline, priority))
+            return await open_attempt_of(send_request, kind, endpoint, request, deadline, priority)
 
         def may_start(in_flight: int) -> bool:
             if deadline.expired:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 import yarl
 
@@ -39,6 +39,8 @@ class ResponseWithVerdict(Generic[TResponse]):
     response: TResponse
     verdict: ResponseVerdict
 
+
+Verdicted: TypeAlias = ResponseWithVerdict[ClosableResponse]
 
 SendRequestFunc: TypeAlias = Callable[
     [yarl.URL, Request, Deadline, Priority],
@@ -73,6 +75,15 @@ class AttemptSender(abc.ABC):
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
         """Whether one more attempt of ``kind`` may be sent now (and account for it if so)."""
 
+    def open(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        """Send one attempt of ``kind`` and keep it open until :meth:`OpenedAttempt.close`.
+
+        The same as entering :meth:`send`'s context; a sender may do it more cheaply.
+        """
+        return open_attempt(self.send(endpoint, request, deadline, priority, kind))
+
 
 def send_attempt(
     send_request: SendRequestFunc,
@@ -95,6 +106,20 @@ def admit_extra_attempt(send_request: SendRequestFunc, kind: AttemptKind) -> boo
     return True
 
 
+def open_attempt_of(
+    send_request: SendRequestFunc,
+    kind: AttemptKind,
+    endpoint: yarl.URL,
+    request: Request,
+    deadline: Deadline,
+    priority: Priority,
+) -> Awaitable[OpenedAttempt[Verdicted]]:
+    """Send one attempt of ``kind`` and keep it open: :func:`send_attempt`, entered."""
+    if isinstance(send_request, AttemptSender):
+        return send_request.open(endpoint, request, deadline, priority, kind)
+    return open_attempt(send_request(endpoint, request, deadline, priority))
+
+
 def unique_observers(strategies: Iterable[RequestStrategy]) -> tuple[RequestResponseObserver, ...]:
     """The observers of ``strategies``, each once, in order."""
     found: list[RequestResponseObserver] = []
@@ -110,27 +135,48 @@ def observers_of_provider(provider: object) -> tuple[RequestResponseObserver, ..
     return (provider,) if isinstance(provider, RequestResponseObserver) else ()
 
 
-class OpenedAttempt(Generic[T]):
-    """An entered context manager and the value it gave; :meth:`close` exits it."""
+class OpenedAttempt(abc.ABC, Generic[T]):
+    """The result of an attempt that is still open: its ``value``, and :meth:`close`."""
 
-    __slots__ = ("_context", "value")
+    __slots__ = ("value",)
 
-    def __init__(self, context: AbstractAsyncContextManager[T], value: T) -> None:
-        self._context = context
+    def __init__(self, value: T) -> None:
         self.value = value
 
-    async def close(self) -> None:
-        """Exit the context (closing the response it holds)."""
-        await self._context.__aexit__(None, None, None)
+    @abc.abstractmethod
+    async def close(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        """Close what the attempt holds (its response); the arguments say how the caller's
+        block exited, for a result that came from a context manager."""
+
+
+class _OpenedContext(OpenedAttempt[T]):
+    """An entered context manager and the value it gave; :meth:`close` exits it."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: AbstractAsyncContextManager[T], value: T) -> None:
+        super().__init__(value)
+        self._context = context
+
+    async def close(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        """Exit the context (closing the response it holds), telling it how the block exited."""
+        await self._context.__aexit__(exc_type, exc, traceback)
 
 
 async def open_attempt(context: AbstractAsyncContextManager[T]) -> OpenedAttempt[T]:
     """Enter ``context`` and keep it open until :meth:`OpenedAttempt.close`."""
     value = await context.__aenter__()
-    return OpenedAttempt(context, value)
-
-
-Verdicted: TypeAlias = ResponseWithVerdict[ClosableResponse]
+    return _OpenedContext(context, value)
 
 
 class OpenedAttemptContext(AbstractAsyncContextManager[Verdicted]):
@@ -138,7 +184,7 @@ class OpenedAttemptContext(AbstractAsyncContextManager[Verdicted]):
 
     __slots__ = ("_opened", "_opener")
 
-    def __init__(self, opener: Coroutine[Any, Any, OpenedAttempt[Verdicted]]) -> None:
+    def __init__(self, opener: Awaitable[OpenedAttempt[Verdicted]]) -> None:
         self._opener = opener
         self._opened: OpenedAttempt[Verdicted] | None = None
 
@@ -154,7 +200,7 @@ class OpenedAttemptContext(AbstractAsyncContextManager[Verdicted]):
     ) -> None:
         opened, self._opened = self._opened, None
         if opened is not None:
-            await opened.close()
+            await opened.close(exc_type, exc, traceback)
 
 
 async def retry_wait_or_stop(
@@ -211,3 +257,49 @@ class RequestStrategy(abc.ABC):
         priority: Priority,
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """Send ``request`` as the strategy sees fit; the context yields the chosen result."""
+
+
+class OpeningStrategy(RequestStrategy):
+    """A strategy that runs a call as one awaitable giving the chosen attempt, still open.
+
+    :meth:`request` wraps :meth:`open` in a context manager; the client awaits :meth:`open`
+    directly, one layer less per call. Every built-in strategy is one.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def open(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        """Send ``request`` as the strategy sees fit; the chosen result, open until closed."""
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        """:meth:`open` as a context manager that closes the result on exit."""
+        return OpenedAttemptContext(self.open(send_request, endpoint, request, deadline, priority))
+
+
+def open_strategy(
+    strategy: RequestStrategy,
+    send_request: SendRequestFunc,
+    endpoint: yarl.URL,
+    request: Request,
+    deadline: Deadline,
+    priority: Priority,
+) -> Awaitable[OpenedAttempt[Verdicted]]:
+    """Run ``strategy`` for one call; its chosen result, open until closed."""
+    if isinstance(strategy, OpeningStrategy):
+        return strategy.open(send_request, endpoint, request, deadline, priority)
+    return open_attempt(strategy.request(send_request, endpoint, request, deadline, priority))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-
 import yarl
 
 from aio_request._core.outcomes import AttemptKind, ResponseVerdict
@@ -11,25 +9,22 @@ from aio_request._core.validate import at_least
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
-from aio_request.http.response import ClosableResponse
 from aio_request.policies.deadline_split import DeadlineProvider, pass_deadline_through
 from aio_request.policies.delays import DelaysProvider, linear_backoff_delays
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
-    OpenedAttemptContext,
+    OpeningStrategy,
     RequestStrategy,
-    ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
     observers_of_provider,
-    open_attempt,
+    open_attempt_of,
     retry_wait_or_stop,
-    send_attempt,
 )
 
 
-class SequentialRequestStrategy(RequestStrategy):
+class SequentialRequestStrategy(OpeningStrategy):
     """Up to ``attempts_count`` attempts, each after the previous one was rejected.
 
     Before attempt ``k`` it waits ``delays_provider(k)`` seconds; it stops early, returning the
@@ -65,18 +60,7 @@ class SequentialRequestStrategy(RequestStrategy):
         """The delays provider, when it learns from responses."""
         return observers_of_provider(self._delays_provider)
 
-    def request(
-        self,
-        send_request: SendRequestFunc,
-        endpoint: yarl.URL,
-        request: Request,
-        deadline: Deadline,
-        priority: Priority,
-    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """Run the attempts; the context yields the first accepted or the last response."""
-        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
-
-    async def _run(
+    async def open(
         self,
         send_request: SendRequestFunc,
         endpoint: yarl.URL,
@@ -84,14 +68,13 @@ class SequentialRequestStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
+        """Run the attempts; the first accepted or the last response, open."""
         attempts_count = self._attempts_count
         attempt = 0
         while True:
             attempt_deadline = self._deadline_provider(deadline, attempt, attempts_count)
             kind = AttemptKind.FIRST if attempt == 0 else AttemptKind.RETRY
-            opened = await open_attempt(
-                send_attempt(send_request, kind, endpoint, request, attempt_deadline, priority)
-            )
+            opened = await open_attempt_of(send_request, kind, endpoint, request, attempt_deadline, priority)
             attempt += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or attempt >= attempts_count:
                 return opened

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-
 import yarl
 
 from aio_request._core.outcomes import AttemptKind
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
-from aio_request.http.response import ClosableResponse
 from aio_request.policies.classify import is_shed
 from aio_request.strategies.request_strategy import (
     OpenedAttempt,
-    OpenedAttemptContext,
+    OpeningStrategy,
     RequestStrategy,
-    ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
     admit_extra_attempt,
-    open_attempt,
-    send_attempt,
+    open_attempt_of,
 )
 
 
-class SingleAttemptRequestStrategy(RequestStrategy):
+class SingleAttemptRequestStrategy(OpeningStrategy):
     """Sends one attempt and returns its response whatever the verdict.
 
     The one exception: a shed answer (``503`` with ``X-Request-Shed``, see
@@ -35,18 +30,7 @@ class SingleAttemptRequestStrategy(RequestStrategy):
 
     __slots__ = ()
 
-    def request(
-        self,
-        send_request: SendRequestFunc,
-        endpoint: yarl.URL,
-        request: Request,
-        deadline: Deadline,
-        priority: Priority,
-    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """The chosen attempt's context manager."""
-        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
-
-    async def _run(
+    async def open(
         self,
         send_request: SendRequestFunc,
         endpoint: yarl.URL,
@@ -54,9 +38,8 @@ class SingleAttemptRequestStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
-        opened = await open_attempt(
-            send_attempt(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
-        )
+        """The one attempt (or its shed answer's resend), open."""
+        opened = await open_attempt_of(send_request, AttemptKind.FIRST, endpoint, request, deadline, priority)
         try:
             if (
                 not is_shed(opened.value.response)
@@ -68,9 +51,7 @@ class SingleAttemptRequestStrategy(RequestStrategy):
             await opened.close()
             raise
         await opened.close()
-        return await open_attempt(
-            send_attempt(send_request, AttemptKind.RETRY, endpoint, request, deadline, priority)
-        )
+        return await open_attempt_of(send_request, AttemptKind.RETRY, endpoint, request, deadline, priority)
 
 
 def single_attempt_strategy() -> RequestStrategy:

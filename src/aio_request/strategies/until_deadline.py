@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
 
 import yarl
@@ -10,27 +11,26 @@ from aio_request._core.outcomes import AttemptKind, ResponseVerdict
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
-from aio_request.http.response import ClosableResponse
 from aio_request.policies.delays import DelaysProvider, delay_for, linear_backoff_delays
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.retry_after import retry_after_seconds
 from aio_request.strategies.request_strategy import (
     AttemptSender,
     OpenedAttempt,
-    OpenedAttemptContext,
+    OpeningStrategy,
     RequestStrategy,
-    ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
     admit_extra_attempt,
     observers_of_provider,
-    open_attempt,
+    open_attempt_of,
+    open_strategy,
     send_attempt,
     unique_observers,
 )
 
 
-class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
+class RetryUntilDeadlineExpiredStrategy(OpeningStrategy):
     """Runs ``strategy`` again, after ``delays_provider(k)`` seconds, until it yields an ACCEPT.
 
     A rejected 429 or 503 with ``Retry-After`` makes the wait at least that long (as the
@@ -52,18 +52,7 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
         own = [o for o in observers_of_provider(self._delays_provider) if all(o is not i for i in inner)]
         return (*inner, *own)
 
-    def request(
-        self,
-        send_request: SendRequestFunc,
-        endpoint: yarl.URL,
-        request: Request,
-        deadline: Deadline,
-        priority: Priority,
-    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
-        """Repeat the inner strategy; the context yields its last result."""
-        return OpenedAttemptContext(self._run(send_request, endpoint, request, deadline, priority))
-
-    async def _run(
+    async def open(
         self,
         send_request: SendRequestFunc,
         endpoint: yarl.URL,
@@ -71,12 +60,11 @@ class RetryUntilDeadlineExpiredStrategy(RequestStrategy):
         deadline: Deadline,
         priority: Priority,
     ) -> OpenedAttempt[Verdicted]:
+        """Repeat the inner strategy; its last result, open."""
         round_ = 0
         round_sender = send_request
         while True:
-            opened = await open_attempt(
-                self._strategy.request(round_sender, endpoint, request, deadline, priority)
-            )
+            opened = await open_strategy(self._strategy, round_sender, endpoint, request, deadline, priority)
             round_ += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or deadline.expired:
                 return opened
@@ -118,6 +106,13 @@ class _LaterRoundSender(AttemptSender):
 
     def admit_extra_attempt(self, kind: AttemptKind) -> bool:
         return admit_extra_attempt(self._send_request, kind)
+
+    def open(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        if kind is AttemptKind.FIRST:
+            kind = AttemptKind.RETRY
+        return open_attempt_of(self._send_request, kind, endpoint, request, deadline, priority)
 
 
 def retry_until_deadline_expired(

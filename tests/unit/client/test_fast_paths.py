@@ -1,15 +1,19 @@
 """The client's shortcuts behave exactly as the general path they skip.
 
 A static endpoint is read without the endpoint coroutine (and the default deadline is built
-only when it is the earliest); a delegating endpoint provider and a subclass of the
-single-attempt strategy take the general path. Every test runs both and expects the same
-observable result, so any shortcut taken for either is held to the general path's behaviour.
+only when it is the earliest), and a built-in strategy (an ``OpeningStrategy``) is awaited
+without its context manager; a delegating endpoint provider and a strategy known only by the
+plain ``RequestStrategy`` interface take the general path. Every test runs both and expects the
+same observable result, so any shortcut taken for either is held to the general path's
+behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 
 import pytest
 import yarl
@@ -22,6 +26,7 @@ from aio_request.events import AttemptFinished, Event, EventHub, RequestFinished
 from aio_request.http.response import ClosableResponse
 from aio_request.policies.budget import AttemptBudget, RetryBudget
 from aio_request.policies.classify import ResponseClassifier, ResponseVerdict
+from aio_request.strategies.request_strategy import ResponseWithVerdict, SendRequestFunc
 from aio_request.strategies.single import SingleAttemptRequestStrategy
 from aio_request.testing import FakeClock
 
@@ -29,10 +34,47 @@ ENDPOINT = "http://service.test/api/"
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
-class _GeneralSingle(SingleAttemptRequestStrategy):
-    """The same strategy, but not the exact class a shortcut would recognise."""
+class _GeneralSingle(aio_request.RequestStrategy):
+    """The single-attempt strategy seen only through ``RequestStrategy.request`` (its context
+    manager), as a strategy written by a user is; it records how its context was exited."""
 
-    __slots__ = ()
+    def __init__(self) -> None:
+        self._inner = SingleAttemptRequestStrategy()
+        self.exits: list[type[BaseException] | None] = []
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: aio_request.Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        return _RecordedExit(
+            self._inner.request(send_request, endpoint, request, deadline, priority), self.exits
+        )
+
+
+class _RecordedExit(AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]):
+    def __init__(
+        self,
+        context: AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]],
+        exits: list[type[BaseException] | None],
+    ) -> None:
+        self._context = context
+        self._exits = exits
+
+    async def __aenter__(self) -> ResponseWithVerdict[ClosableResponse]:
+        return await self._context.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._exits.append(exc_type)
+        await self._context.__aexit__(exc_type, exc, traceback)
 
 
 class _Recorded(ClosableResponse):
@@ -248,3 +290,29 @@ async def test_a_method_without_a_strategy_raises(path: str) -> None:
             pass
     async with client.request(get("x"), strategy=strategy) as response:
         assert response.status == 200
+
+
+async def test_a_strategy_known_only_by_its_context_manager_is_told_how_the_block_exited() -> None:
+    strategy = _GeneralSingle()
+    client = aio_request.setup(transport=_Transport(), endpoint=ENDPOINT, safe_method_strategy=strategy)
+    async with client.request(get("x")):
+        pass
+    with pytest.raises(KeyError):
+        async with client.request(get("x")):
+            raise KeyError("user code")
+    assert strategy.exits == [None, KeyError]
+
+
+def test_every_built_in_strategy_is_awaited_without_its_context_manager() -> None:
+    from aio_request.strategies.request_strategy import OpeningStrategy
+
+    delays = aio_request.constant_delays(delay=0.1)
+    built_in = [
+        aio_request.single_attempt_strategy(),
+        aio_request.sequential_strategy(),
+        aio_request.parallel_strategy(),
+        aio_request.retry_until_deadline_expired(aio_request.single_attempt_strategy()),
+        aio_request.MethodBasedStrategy({"GET": aio_request.sequential_strategy(delays_provider=delays)}),
+        aio_request.setup(transport=_Transport(), endpoint=ENDPOINT).strategy,
+    ]
+    assert all(isinstance(strategy, OpeningStrategy) for strategy in built_in)
