@@ -36,7 +36,6 @@ from aio_request.strategies.request_strategy import (
     RequestStrategy,
     ResponseWithVerdict,
     Verdicted,
-    open_strategy,
 )
 
 _log = logging.getLogger(__name__)
@@ -214,9 +213,7 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
             )
         request = self._request
         try:
-            self._opened = opened = await open_strategy(
-                strategy, sender, endpoint, request, deadline, priority
-            )
+            self._opened = opened = await strategy.open(sender, endpoint, request, deadline, priority)
         except BaseException as error:
             if telemetry is not None:
                 telemetry.failed(error)

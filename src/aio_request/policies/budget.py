@@ -119,11 +119,20 @@ DEFAULT_HEDGE_BUDGET: Final = HedgeBudget()
 class _Window:
     """Requests and extra attempts over a rolling window of :data:`_SLOTS` slots."""
 
-    __slots__ = ("_extras", "_requests", "_slot", "_slot_duration", "extras_total", "requests_total")
+    __slots__ = (
+        "_extras",
+        "_requests",
+        "_slot",
+        "_slot_duration",
+        "_slot_ends",
+        "extras_total",
+        "requests_total",
+    )
 
     def __init__(self, window_seconds: float, now: float) -> None:
         self._slot_duration = window_seconds / _SLOTS
         self._slot = math.floor(now / self._slot_duration)
+        self._slot_ends = self._end_of(self._slot)
         self._requests = [0] * _SLOTS
         self._extras = [0] * _SLOTS
         self.requests_total = 0
@@ -145,21 +154,29 @@ class _Window:
                     self.extras_total -= self._extras[index]
                     self._requests[index] = self._extras[index] = 0
             self._slot = slot
+            self._slot_ends = self._end_of(slot)
         return slot % _SLOTS
 
+    def _end_of(self, slot: int) -> float:
+        # A hair early, so that any time before it is in ``slot`` by roll()'s own division too.
+        return (slot + 1) * self._slot_duration * (1.0 - 1e-9)
+
     def add_request(self, now: float) -> None:
-        self._requests[self.roll(now)] += 1
+        # Every call counts one request: within the current slot, nothing needs rolling.
+        index = self._slot % _SLOTS if now < self._slot_ends else self.roll(now)
+        self._requests[index] += 1
         self.requests_total += 1
 
     def add_extra(self, now: float) -> None:
-        self._extras[self.roll(now)] += 1
+        index = self.roll(now)  # first: rolling a whole window replaces the lists
+        self._extras[index] += 1
         self.extras_total += 1
 
 
 class _Balance:
     """One budget of one scope: a proportion of the window's calls, then a token floor."""
 
-    __slots__ = ("_capacity", "_floor_rate", "_ratio", "_tokens", "_tokens_at", "_window")
+    __slots__ = ("_capacity", "_floor_rate", "_ratio", "_tokens", "_tokens_at", "window")
 
     def __init__(self, *, ratio: float, floor_rate: float, window_seconds: float, now: float) -> None:
         self._ratio = ratio
@@ -167,13 +184,10 @@ class _Balance:
         self._capacity = max(1.0, floor_rate) if floor_rate > 0 else 0.0
         self._tokens = self._capacity
         self._tokens_at = now
-        self._window = _Window(window_seconds, now)
-
-    def deposit(self, now: float) -> None:
-        self._window.add_request(now)
+        self.window = _Window(window_seconds, now)
 
     def _proportion_allows(self, now: float) -> bool:
-        window = self._window
+        window = self.window
         window.roll(now)
         return window.extras_total < self._ratio * window.requests_total - _EPSILON
 
@@ -193,7 +207,7 @@ class _Balance:
     def withdraw(self, now: float) -> None:
         """Take one extra attempt; call only right after :meth:`available` returned True."""
         if self._proportion_allows(now):
-            self._window.add_extra(now)
+            self.window.add_extra(now)
         else:
             self._refill(now)
             self._tokens -= 1.0
@@ -279,11 +293,11 @@ class AttemptBudget:
         if self._retry is None and self._hedge is None:
             return
         now = self._clock.now()
-        balances = self._balances(scope, now)
+        balances = self._scopes.get(scope) or self._balances(scope, now)
         if balances.retry is not None:
-            balances.retry.deposit(now)
+            balances.retry.window.add_request(now)
         if balances.hedge is not None:
-            balances.hedge.deposit(now)
+            balances.hedge.window.add_request(now)
 
     def admit(self, scope: str, kind: AttemptKind) -> bool:
         """Whether one more attempt of ``kind`` may go to ``scope`` now (and account for it if so).

@@ -19,7 +19,6 @@ from aio_request.strategies.request_strategy import (
     ResponseWithVerdict,
     SendRequestFunc,
     Verdicted,
-    open_strategy,
     unique_observers,
 )
 
@@ -58,7 +57,7 @@ class MethodBasedStrategy(OpeningStrategy):
         priority: Priority,
     ) -> Awaitable[OpenedAttempt[Verdicted]]:
         """Run the chosen strategy; its result, open."""
-        return open_strategy(self._chosen(request), send_request, endpoint, request, deadline, priority)
+        return self._chosen(request).open(send_request, endpoint, request, deadline, priority)
 
     def request(
         self,

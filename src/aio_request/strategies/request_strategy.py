@@ -258,12 +258,25 @@ class RequestStrategy(abc.ABC):
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """Send ``request`` as the strategy sees fit; the context yields the chosen result."""
 
+    def open(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        """:meth:`request`'s context, entered: the chosen result, open until
+        :meth:`OpenedAttempt.close` (which exits the context)."""
+        return open_attempt(self.request(send_request, endpoint, request, deadline, priority))
+
 
 class OpeningStrategy(RequestStrategy):
-    """A strategy that runs a call as one awaitable giving the chosen attempt, still open.
+    """A strategy written as one awaitable giving the chosen attempt, still open.
 
     :meth:`request` wraps :meth:`open` in a context manager; the client awaits :meth:`open`
-    directly, one layer less per call. Every built-in strategy is one.
+    directly, one layer less per call than through a context manager. Every built-in strategy
+    is one.
     """
 
     __slots__ = ()
@@ -289,17 +302,3 @@ class OpeningStrategy(RequestStrategy):
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """:meth:`open` as a context manager that closes the result on exit."""
         return OpenedAttemptContext(self.open(send_request, endpoint, request, deadline, priority))
-
-
-def open_strategy(
-    strategy: RequestStrategy,
-    send_request: SendRequestFunc,
-    endpoint: yarl.URL,
-    request: Request,
-    deadline: Deadline,
-    priority: Priority,
-) -> Awaitable[OpenedAttempt[Verdicted]]:
-    """Run ``strategy`` for one call; its chosen result, open until closed."""
-    if isinstance(strategy, OpeningStrategy):
-        return strategy.open(send_request, endpoint, request, deadline, priority)
-    return open_attempt(strategy.request(send_request, endpoint, request, deadline, priority))

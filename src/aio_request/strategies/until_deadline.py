@@ -24,7 +24,6 @@ from aio_request.strategies.request_strategy import (
     admit_extra_attempt,
     observers_of_provider,
     open_attempt_of,
-    open_strategy,
     send_attempt,
     unique_observers,
 )
@@ -64,7 +63,7 @@ class RetryUntilDeadlineExpiredStrategy(OpeningStrategy):
         round_ = 0
         round_sender = send_request
         while True:
-            opened = await open_strategy(self._strategy, round_sender, endpoint, request, deadline, priority)
+            opened = await self._strategy.open(round_sender, endpoint, request, deadline, priority)
             round_ += 1
             if opened.value.verdict is ResponseVerdict.ACCEPT or deadline.expired:
                 return opened

@@ -7,6 +7,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aio_request
 from aio_request import EmptyResponse, constant_delays, get, parallel_strategy, sequential_strategy
@@ -241,3 +243,37 @@ async def test_hedged_calls_send_at_most_the_hedge_budget_of_extra_attempts(
 def test_setup_refuses_budgets_of_the_wrong_type(option: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         aio_request.setup(transport=FakeTransport(), endpoint=A, **{option: value})  # type: ignore[arg-type]
+
+
+@given(
+    window=st.sampled_from([0.001, 0.1, 1.0, 10.0, 3.7]),
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=5, allow_nan=False), st.sampled_from(["call", "extra"])),
+        max_size=60,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_window_counts_exactly_the_calls_and_extras_of_its_last_ten_slots(
+    window: float, steps: list[tuple[float, str]]
+) -> None:
+    from aio_request.policies.budget import _Window
+
+    start = 1000.0
+    counter = _Window(window, start)
+
+    def slot_of(at: float) -> int:
+        return math.floor(at / (window / 10))
+
+    now = start
+    calls: list[int] = []
+    extras: list[int] = []
+    for advance, action in steps:
+        now += advance
+        (calls if action == "call" else extras).append(slot_of(now))
+        if action == "call":
+            counter.add_request(now)
+        else:
+            counter.add_extra(now)
+        current = slot_of(now)
+        assert counter.requests_total == sum(current - 10 < slot for slot in calls)
+        assert counter.extras_total == sum(current - 10 < slot for slot in extras)
