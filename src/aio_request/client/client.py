@@ -188,21 +188,25 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         # client.timeout was validated by setup(); the default deadline is built only when no
         # given or inherited deadline is earlier.
         deadline = earliest_within(client.timeout, client.clock, self._deadline, inherited.deadline)
-        priority = normalize_priority(self._priority or client.priority, inherited.priority)
+        priority = self._priority or client.priority
+        if inherited.priority is not None:
+            priority = normalize_priority(priority, inherited.priority)
         provider = client.endpoint_provider
-        if type(provider) is StaticEndpointProvider:  # no coroutine for the common case
+        pipeline = client.pipeline
+        if type(provider) is StaticEndpointProvider:  # the common case: no coroutine, one pipeline
             endpoint = provider.endpoint
         else:
             endpoint = await provider.get()
+            # A balanced endpoint provider routes each attempt of this call to a replica.
+            call_pipeline = getattr(provider, "call_pipeline", None)
+            if call_pipeline is not None:
+                pipeline = call_pipeline(pipeline)
         strategy = self._strategy
         if strategy is None or strategy is client.strategy:
             strategy, observers = client.strategy, client.observers
         else:
             observers = client.observers_for(strategy)
         budget = client.attempt_budget
-        # A balanced endpoint provider routes each attempt of this call to a replica.
-        call_pipeline = getattr(provider, "call_pipeline", None)
-        pipeline = client.pipeline if call_pipeline is None else call_pipeline(client.pipeline)
         hub = client.event_hub
         scope = client._budget_scope(endpoint) if budget is not None or hub.active else ""
         sender = _CallSender(pipeline, client.response_classifier, budget, scope, observers)
