@@ -316,3 +316,42 @@ def test_every_built_in_strategy_is_awaited_without_its_context_manager() -> Non
         aio_request.setup(transport=_Transport(), endpoint=ENDPOINT).strategy,
     ]
     assert all(isinstance(strategy, OpeningStrategy) for strategy in built_in)
+
+
+async def test_every_field_of_the_finished_events(path: str) -> None:
+    clock = FakeClock(start=50.0)
+    events = _Events()
+    transport = _Transport(status=503)
+    client = _client(path, transport, event_hub=events.hub, clock=clock)
+    async with client.request(get("users/{id}", path_parameters={"id": 7})):
+        pass
+    attempt, call = events.events[2], events.events[3]
+    assert isinstance(attempt, AttemptFinished)
+    assert isinstance(call, RequestFinished)
+    assert attempt._asdict() == {
+        "request_id": call.request_id,
+        "endpoint": ENDPOINT,
+        "method": "GET",
+        "path": "users/{id}",
+        "attempt": 1,
+        "kind": AttemptKind.FIRST,
+        "status": 503,
+        "verdict": ResponseVerdict.REJECT,
+        "failure": None,
+        "cancelled": False,
+        "error": None,
+        "duration": 0.0,
+    }
+    assert call._asdict() == {
+        "request_id": attempt.request_id,
+        "endpoint": ENDPOINT,
+        "method": "GET",
+        "path": "users/{id}",
+        "status": 503,
+        "failure": None,
+        "circuit_breaker": False,
+        "attempts": 1,
+        "cancelled": False,
+        "error": None,
+        "duration": 0.0,
+    }
