@@ -49,14 +49,18 @@ SendRequestFunc: TypeAlias = Callable[
 """(endpoint, request, deadline, priority) → a context manager of one attempt's result."""
 
 
-class AttemptSender(abc.ABC):
+class AttemptSender:
     """A ``SendRequestFunc`` that also knows attempt kinds and rations extra attempts.
 
     The client passes one of these to strategies. Built-in strategies send every attempt with
-    :func:`send_attempt` (naming its :class:`AttemptKind`) and ask :func:`admit_extra_attempt`
-    before every attempt after the first; a plain call sends an attempt of undeclared kind.
+    :func:`send_attempt` or :func:`open_attempt_of` (naming its :class:`AttemptKind`) and ask
+    :func:`admit_extra_attempt` before every attempt after the first; a plain call sends an
+    attempt of undeclared kind.
     """
 
+    # Not an abc.ABC, on purpose: strategies test ``isinstance(send_request, AttemptSender)``
+    # for every attempt, and an ABC's instance check runs Python code each time. The abstract
+    # methods are still enforced by the type checker.
     __slots__ = ()
 
     @abc.abstractmethod
