@@ -440,6 +440,31 @@ async def test_calls_sharing_a_label_set_each_get_their_own_attributes(otel: Tel
     assert counted == {"accept": 3, "reject": 2}
 
 
+async def test_calls_alike_but_for_their_attempts_count_each_report_their_own(otel: Telemetry) -> None:
+    answers = iter([UNAVAILABLE, OK, OK, UNAVAILABLE, OK])
+    c, _ = client(otel.hub, lambda url, request: next(answers))
+    for _ in range(3):
+        assert await status_of(c, get("x")) == 200
+    calls = [span for span in otel.finished() if span.kind is SpanKind.INTERNAL]
+    assert [attributes_of(call)["aio_request.attempts"] for call in calls] == [2, 1, 2]
+
+
+async def test_calls_alike_but_for_the_exception_raised_each_name_their_own(otel: Telemetry) -> None:
+    errors: list[Exception] = [LookupError("a"), ValueError("b"), LookupError("c")]
+
+    def fail(url: yarl.URL, request: aio_request.Request) -> BufferedResponse:
+        raise errors.pop(0)
+
+    c, _ = client(otel.hub, fail, safe_method_strategy=aio_request.single_attempt_strategy())
+    for expected in (LookupError, ValueError, LookupError):
+        with pytest.raises(expected):
+            await status_of(c, get("x"))
+    named = [attributes_of(span)["error.type"] for span in otel.finished()]
+    assert named == ["LookupError"] * 2 + ["ValueError"] * 2 + ["LookupError"] * 2
+    points = otel.points("http.client.request.duration")
+    assert {p.attributes["error.type"]: p.count for p in points} == {"LookupError": 2, "ValueError": 1}
+
+
 async def test_the_label_set_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     from aio_request.telemetry.otel import listener as module
 
@@ -464,6 +489,9 @@ async def test_the_label_set_caches_are_bounded(monkeypatch: pytest.MonkeyPatch)
     assert [attributes_of(span)["url.full"] for span in telemetry.finished()[::2]] == [
         f"http://svc.test/{path}" for path in paths + paths
     ]
-    assert {
-        p.attributes["url.template"]: p.count for p in telemetry.points("aio_request.client.duration")
-    } == dict.fromkeys(paths, 2)
+    for name in ("aio_request.client.duration", "http.client.request.duration"):
+        assert {p.attributes["url.template"]: p.count for p in telemetry.points(name)} == dict.fromkeys(
+            paths, 2
+        )
+    counted = telemetry.points("aio_request.client.attempts")
+    assert {p.attributes["url.template"]: p.value for p in counted} == dict.fromkeys(paths, 2)
