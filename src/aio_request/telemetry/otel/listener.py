@@ -310,7 +310,8 @@ class OpenTelemetryListener:
         self._tracer: trace.Tracer | None = None
         self._instruments: _Instruments | None = None
         self._open: dict[object, tuple[Span, Token[otel_context.Context]]] = {}
-        # What every call of a label set shares, built once: the SDK copies what it is given.
+        # What every call of a label set shares, built once and never changed afterwards: the
+        # SDK copies the attributes it is given, so handing it the same dicts again is safe.
         self._call_starts: dict[tuple[object, ...], _Start] = {}
         self._call_ends: dict[tuple[object, ...], _CallEnd] = {}
         self._attempt_starts: dict[tuple[object, ...], _Start] = {}
