@@ -9,6 +9,7 @@ difference divided by ``--calls``: start-up and imports cancel out.
 Usage::
 
     python benchmarks/instructions_per_call.py [--calls 2000] [--case single ...]
+    python benchmarks/instructions_per_call.py --case single-off --case otel-metrics --case otel
     PYTHONPATH=/other/checkout/src python benchmarks/instructions_per_call.py   # compare a tree
 
 ``--run CASE N`` is the inner mode that valgrind runs.
@@ -54,6 +55,26 @@ class _InstantTransport(aio_request.Transport):
         return self._ok
 
 
+def _otel_hub(traces: bool) -> aio_request.events.EventHub:
+    """A hub with only the OpenTelemetry listener: the SDK's meter provider (in-memory reader)
+    and, with ``traces``, its tracer provider (no span processor: spans go nowhere)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from aio_request.telemetry.otel import OpenTelemetryListener
+
+    hub = aio_request.events.EventHub()
+    hub.subscribe(
+        OpenTelemetryListener(
+            meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+            tracer_provider=TracerProvider(),
+            traces=traces,
+        )
+    )
+    return hub
+
+
 def _case(name: str) -> Callable[[], Awaitable[None]]:
     hedged = aio_request.parallel_strategy(
         attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.05)
@@ -71,6 +92,13 @@ def _case(name: str) -> Callable[[], Awaitable[None]]:
             endpoint=endpoint,
             safe_method_strategy=aio_request.single_attempt_strategy(),
             event_hub=aio_request.events.EventHub(),
+        )
+    elif name in ("otel-metrics", "otel"):  # the OpenTelemetry listener alone, SDK providers
+        client = aio_request.setup(
+            transport=_InstantTransport(),
+            endpoint=endpoint,
+            safe_method_strategy=aio_request.single_attempt_strategy(),
+            event_hub=_otel_hub(traces=name == "otel"),
         )
     elif name == "defaults":
         client = aio_request.setup(transport=_InstantTransport(), endpoint=endpoint)
@@ -174,7 +202,16 @@ def main() -> None:
     parser.add_argument(
         "--case",
         action="append",
-        choices=["single-off", "single", "defaults", "hedged", "aiohttp-off", "aiohttp-raw"],
+        choices=[
+            "single-off",
+            "single",
+            "defaults",
+            "hedged",
+            "otel-metrics",
+            "otel",
+            "aiohttp-off",
+            "aiohttp-raw",
+        ],
     )
     parser.add_argument("--run", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()

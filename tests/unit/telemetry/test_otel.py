@@ -49,11 +49,10 @@ class Telemetry:
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
         self.hub = EventHub()
-        self.hub.subscribe(
-            OpenTelemetryListener(
-                tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **options
-            )
+        self.listener = OpenTelemetryListener(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **options
         )
+        self.hub.subscribe(self.listener)
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())
@@ -375,3 +374,124 @@ def test_url_full_drops_credentials() -> None:
         "http://svc.test/base/a?q=1"
     )
     assert yarl.URL(_full_url(get("a"), ENDPOINT)).user is None
+
+
+def attributes_of(span: ReadableSpan) -> dict[str, Any]:
+    assert span.attributes is not None
+    return dict(span.attributes)
+
+
+async def test_calls_sharing_a_label_set_each_get_their_own_attributes(otel: Telemetry) -> None:
+    # What a label set shares is built once and reused: the per-call values (URL, timeout,
+    # attempts) and the outcome must still be each call's own.
+    clock = FakeClock()
+    c, _ = client(
+        otel.hub,
+        clock=clock,
+        routes={("GET", "users/{id}"): OK, ("GET", "down"): UNAVAILABLE},
+        safe_method_strategy=aio_request.single_attempt_strategy(),
+    )
+    calls = [("users/{id}", 1, 9.0), ("down", None, 8.0), ("users/{id}", 2, 7.0), ("down", None, 6.0)]
+    calls.append(("users/{id}", 1, 5.0))
+    for path, user, timeout in calls:
+        request = get(path, path_parameters={"id": user} if user is not None else None)
+        async with c.request(request, deadline=aio_request.Deadline.from_timeout(timeout, clock=clock)):
+            pass
+
+    spans = otel.finished()
+    assert len(spans) == 2 * len(calls)
+    for (path, user, timeout), attempt, call in zip(calls, spans[::2], spans[1::2], strict=True):
+        ok = user is not None
+        outcome: dict[str, object] = {"aio_request.status": 200 if ok else 503}
+        outcome["http.response.status_code"] = outcome["aio_request.status"]
+        if not ok:
+            outcome["error.type"] = "503"
+        shared: dict[str, object] = {"http.request.method": "GET", "url.template": path}
+        shared |= {"server.address": "svc.test", "server.port": 80}
+        assert attributes_of(attempt) == {
+            **shared,
+            "url.full": f"http://svc.test/users/{user}" if ok else "http://svc.test/down",
+            "aio_request.attempt": 1,
+            "aio_request.attempt.kind": "first",
+            "aio_request.timeout": pytest.approx(timeout),
+            **outcome,
+            "aio_request.verdict": "accept" if ok else "reject",
+        }
+        assert attributes_of(call) == {
+            **shared,
+            "aio_request.endpoint": ENDPOINT,
+            "aio_request.priority": "normal",
+            "aio_request.timeout": pytest.approx(timeout),
+            "aio_request.circuit_breaker": False,
+            **outcome,
+            "aio_request.attempts": 1,
+        }
+        failed = StatusCode.UNSET if ok else StatusCode.ERROR
+        assert (attempt.status.status_code, call.status.status_code) == (failed, failed)
+
+    calls_by_status = {
+        p.attributes["aio_request.status"]: p.count for p in otel.points("aio_request.client.duration")
+    }
+    assert calls_by_status == {200: 3, 503: 2}
+    counted = {
+        p.attributes["aio_request.attempt.outcome"]: p.value
+        for p in otel.points("aio_request.client.attempts")
+    }
+    assert counted == {"accept": 3, "reject": 2}
+
+
+async def test_calls_alike_but_for_their_attempts_count_each_report_their_own(otel: Telemetry) -> None:
+    answers = iter([UNAVAILABLE, OK, OK, UNAVAILABLE, OK])
+    c, _ = client(otel.hub, lambda url, request: next(answers))
+    for _ in range(3):
+        assert await status_of(c, get("x")) == 200
+    calls = [span for span in otel.finished() if span.kind is SpanKind.INTERNAL]
+    assert [attributes_of(call)["aio_request.attempts"] for call in calls] == [2, 1, 2]
+
+
+async def test_calls_alike_but_for_the_exception_raised_each_name_their_own(otel: Telemetry) -> None:
+    errors: list[Exception] = [LookupError("a"), ValueError("b"), LookupError("c")]
+
+    def fail(url: yarl.URL, request: aio_request.Request) -> BufferedResponse:
+        raise errors.pop(0)
+
+    c, _ = client(otel.hub, fail, safe_method_strategy=aio_request.single_attempt_strategy())
+    for expected in (LookupError, ValueError, LookupError):
+        with pytest.raises(expected):
+            await status_of(c, get("x"))
+    named = [attributes_of(span)["error.type"] for span in otel.finished()]
+    assert named == ["LookupError"] * 2 + ["ValueError"] * 2 + ["LookupError"] * 2
+    points = otel.points("http.client.request.duration")
+    assert {p.attributes["error.type"]: p.count for p in points} == {"LookupError": 2, "ValueError": 1}
+
+
+async def test_the_label_set_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aio_request.telemetry.otel import listener as module
+
+    monkeypatch.setattr(module, "_MAX_CACHED", 3)
+    monkeypatch.setattr(module, "_full_urls", {})
+    telemetry = Telemetry()
+    listener = telemetry.listener
+    c, _ = client(telemetry.hub, lambda url, request: OK)
+    paths = [f"p{number}" for number in range(7)]
+    for path in paths + paths:
+        assert await status_of(c, get(path)) == 200
+
+    caches: list[dict[Any, Any]] = [
+        listener._call_starts,
+        listener._call_ends,
+        listener._attempt_starts,
+        listener._attempt_ends,
+    ]
+    assert all(0 < len(cache) <= 3 for cache in [*caches, module._full_urls])
+    templates = [attributes_of(span)["url.template"] for span in telemetry.finished()]
+    assert templates == [path for path in paths + paths for _ in range(2)]
+    assert [attributes_of(span)["url.full"] for span in telemetry.finished()[::2]] == [
+        f"http://svc.test/{path}" for path in paths + paths
+    ]
+    for name in ("aio_request.client.duration", "http.client.request.duration"):
+        assert {p.attributes["url.template"]: p.count for p in telemetry.points(name)} == dict.fromkeys(
+            paths, 2
+        )
+    counted = telemetry.points("aio_request.client.attempts")
+    assert {p.attributes["url.template"]: p.value for p in counted} == dict.fromkeys(paths, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextvars import Token
-from typing import Final
+from typing import Final, NamedTuple, TypeVar
 
 import yarl
 from opentelemetry import context as otel_context
@@ -36,32 +36,54 @@ from aio_request.telemetry.otel._common import SCOPE_NAME, Attributes
 from aio_request.telemetry.otel.replicas import ReplicaTelemetry
 
 _CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
-_MAX_CACHED_ENDPOINTS: Final = 1024
+_MAX_CACHED: Final = 1024
+"""Entries per cache (endpoints, URLs, label sets); a full cache is emptied and starts over."""
+
+_ERROR_STATUS: Final = Status(StatusCode.ERROR)
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
-_endpoints: dict[str, Attributes] = {}
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    if len(cache) >= _MAX_CACHED:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
-def _endpoint_attributes(endpoint: str) -> Attributes:
-    attributes = _endpoints.get(endpoint)
-    if attributes is None:
+class _Endpoint(NamedTuple):
+    url: yarl.URL
+    attributes: Attributes  # server.address and server.port
+
+
+_endpoints: dict[str, _Endpoint] = {}
+_full_urls: dict[yarl.URL, str] = {}
+
+
+def _endpoint(endpoint: str) -> _Endpoint:
+    cached = _endpoints.get(endpoint)
+    if cached is None:
         url = yarl.URL(endpoint)
-        attributes = {}
+        attributes: Attributes = {}
         if url.host is not None:
             attributes["server.address"] = url.host
         if url.port is not None:
             attributes["server.port"] = url.port
-        if len(_endpoints) >= _MAX_CACHED_ENDPOINTS:
-            _endpoints.clear()
-        _endpoints[endpoint] = attributes
-    return attributes
+        cached = _remember(_endpoints, endpoint, _Endpoint(url, attributes))
+    return cached
 
 
 def _full_url(request: Request, endpoint: str) -> str:
-    url = request.build_url(yarl.URL(endpoint))
-    if url.user is not None or url.password is not None:
-        url = url.with_user(None)
-    return str(url)
+    url = request.build_url(_endpoint(endpoint).url)
+    full = _full_urls.get(url)
+    if full is None:
+        full = _remember(
+            _full_urls,
+            url,
+            str(url.with_user(None) if url.user is not None or url.password is not None else url),
+        )
+    return full
 
 
 def _outcome(
@@ -87,6 +109,96 @@ def _outcome(
         attributes["error.type"] = str(status)
         return True
     return False
+
+
+class _Start(NamedTuple):
+    """A span's name and the attributes at its start that every call of a label set shares."""
+
+    name: str
+    attributes: Attributes
+
+
+class _CallEnd(NamedTuple):
+    """What a call's end records, the same for every call of a label set."""
+
+    duration: Attributes  # the call duration's attributes
+    span: Attributes  # added to the call span (the rest was set at its start)
+    failed: bool
+
+
+class _AttemptEnd(NamedTuple):
+    """What an attempt's end records, the same for every attempt of a label set."""
+
+    duration: Attributes  # the attempt duration's attributes
+    counted: Attributes  # the attempts counter's attributes
+    span: Attributes  # added to the attempt span (the rest was set at its start)
+    failed: bool
+
+
+def _call_start(event: RequestStarted) -> _Start:
+    return _Start(
+        f"{event.method} {event.path}",
+        {
+            "http.request.method": event.method,
+            "url.template": event.path,
+            **_endpoint(event.endpoint).attributes,
+            "aio_request.endpoint": event.endpoint,
+            "aio_request.priority": event.priority,
+        },
+    )
+
+
+def _call_end(event: RequestFinished) -> _CallEnd:
+    outcome: Attributes = {"aio_request.circuit_breaker": event.circuit_breaker}
+    failed = _outcome(
+        outcome, status=event.status, failure=event.failure, cancelled=event.cancelled, error=event.error
+    )
+    duration: Attributes = {
+        "http.request.method": event.method,
+        **_endpoint(event.endpoint).attributes,
+        "url.template": event.path,
+        **outcome,
+    }
+    span: Attributes = {**outcome, "aio_request.attempts": event.attempts}
+    if event.cancelled:
+        span["aio_request.cancelled"] = True
+    return _CallEnd(duration, span, failed)
+
+
+def _attempt_start(event: AttemptStarted) -> _Start:
+    attributes: Attributes = {
+        "http.request.method": event.method,
+        "url.template": event.path,
+        **_endpoint(event.endpoint).attributes,
+        "aio_request.attempt": event.attempt,
+        "aio_request.attempt.kind": event.kind,
+    }
+    if event.attempt > 1:
+        attributes["http.request.resend_count"] = event.attempt - 1
+    return _Start(f"{event.method} {event.path}", attributes)
+
+
+def _attempt_end(event: AttemptFinished) -> _AttemptEnd:
+    outcome: Attributes = {}
+    failed = _outcome(
+        outcome, status=event.status, failure=event.failure, cancelled=event.cancelled, error=event.error
+    )
+    labels: Attributes = {
+        "http.request.method": event.method,
+        **_endpoint(event.endpoint).attributes,
+        "url.template": event.path,
+    }
+    counted: Attributes = {
+        **labels,
+        "aio_request.attempt.kind": event.kind,
+        "aio_request.attempt.outcome": "cancelled" if event.cancelled else event.verdict or "error",
+    }
+    span = dict(outcome)
+    if event.verdict is not None:
+        span["aio_request.verdict"] = event.verdict
+    if event.cancelled:
+        span["aio_request.cancelled"] = True
+    return _AttemptEnd({**labels, **outcome}, counted, span, failed)
 
 
 def _duration_histogram(meter: otel_metrics.Meter, name: str, description: str) -> otel_metrics.Histogram:
@@ -166,6 +278,10 @@ class OpenTelemetryListener:
     """
 
     __slots__ = (
+        "_attempt_ends",
+        "_attempt_starts",
+        "_call_ends",
+        "_call_starts",
         "_instruments",
         "_meter_provider",
         "_metrics",
@@ -194,6 +310,12 @@ class OpenTelemetryListener:
         self._tracer: trace.Tracer | None = None
         self._instruments: _Instruments | None = None
         self._open: dict[object, tuple[Span, Token[otel_context.Context]]] = {}
+        # What every call of a label set shares, built once and never changed afterwards: the
+        # SDK copies the attributes it is given, so handing it the same dicts again is safe.
+        self._call_starts: dict[tuple[object, ...], _Start] = {}
+        self._call_ends: dict[tuple[object, ...], _CallEnd] = {}
+        self._attempt_starts: dict[tuple[object, ...], _Start] = {}
+        self._attempt_ends: dict[tuple[object, ...], _AttemptEnd] = {}
         handlers: dict[type, EventHandler] = {}
         if traces:
             handlers[RequestStarted] = self._request_started
@@ -239,114 +361,94 @@ class OpenTelemetryListener:
         token = otel_context.attach(trace.set_span_in_context(span))
         self._open[key] = (span, token)
 
-    def _finish(
-        self,
-        key: object,
-        attributes: Attributes,
-        extra: Attributes,
-        failed: bool,
-        error: BaseException | None,
-    ) -> None:
+    def _finish(self, key: object, attributes: Attributes, failed: bool, error: BaseException | None) -> None:
         opened = self._open.pop(key, None)
         if opened is None:
             return
         span, token = opened
         span.set_attributes(attributes)
-        span.set_attributes(extra)
         if error is not None:
             span.record_exception(error)
         if failed:
-            span.set_status(Status(StatusCode.ERROR))
+            span.set_status(_ERROR_STATUS)
         span.end()
         otel_context.detach(token)
 
     # client calls
 
     def _request_started(self, event: RequestStarted) -> None:
-        attributes: Attributes = {
-            "http.request.method": event.method,
-            "url.template": event.path,
-            **_endpoint_attributes(event.endpoint),
-            "aio_request.endpoint": event.endpoint,
-            "aio_request.priority": event.priority,
-            "aio_request.timeout": event.timeout,
-        }
-        self._start(event.request_id, f"{event.method} {event.path}", SpanKind.INTERNAL, attributes)
+        key = (event.endpoint, event.method, event.path, event.priority)
+        start = self._call_starts.get(key)
+        if start is None:
+            start = _remember(self._call_starts, key, _call_start(event))
+        self._start(
+            event.request_id,
+            start.name,
+            SpanKind.INTERNAL,
+            {**start.attributes, "aio_request.timeout": event.timeout},
+        )
 
     def _request_finished(self, event: RequestFinished) -> None:
-        attributes: Attributes = {
-            "http.request.method": event.method,
-            **_endpoint_attributes(event.endpoint),
-            "url.template": event.path,
-            "aio_request.circuit_breaker": event.circuit_breaker,
-        }
-        failed = _outcome(
-            attributes,
-            status=event.status,
-            failure=event.failure,
-            cancelled=event.cancelled,
-            error=event.error,
+        error = event.error
+        key = (
+            event.endpoint,
+            event.method,
+            event.path,
+            event.status,
+            event.failure,
+            event.circuit_breaker,
+            event.attempts,
+            event.cancelled,
+            None if error is None else type(error),
         )
+        end = self._call_ends.get(key)
+        if end is None:
+            end = _remember(self._call_ends, key, _call_end(event))
         if self._metrics:
-            self._get_instruments().client_duration.record(event.duration, attributes)
+            self._get_instruments().client_duration.record(event.duration, end.duration)
         if self._traces:
-            extra: Attributes = {"aio_request.attempts": event.attempts}
-            if event.cancelled:
-                extra["aio_request.cancelled"] = True
-            self._finish(event.request_id, attributes, extra, failed, event.error)
+            self._finish(event.request_id, end.span, end.failed, error)
 
     # attempts
 
     def _attempt_started(self, event: AttemptStarted) -> None:
-        attributes: Attributes = {
-            "http.request.method": event.method,
-            "url.template": event.path,
-            "url.full": _full_url(event.request, event.endpoint),
-            **_endpoint_attributes(event.endpoint),
-            "aio_request.attempt": event.attempt,
-            "aio_request.attempt.kind": event.kind,
-            "aio_request.timeout": event.timeout,
-        }
-        if event.attempt > 1:
-            attributes["http.request.resend_count"] = event.attempt - 1
+        key = (event.endpoint, event.method, event.path, event.attempt, event.kind)
+        start = self._attempt_starts.get(key)
+        if start is None:
+            start = _remember(self._attempt_starts, key, _attempt_start(event))
         self._start(
-            (event.request_id, event.attempt), f"{event.method} {event.path}", SpanKind.CLIENT, attributes
+            (event.request_id, event.attempt),
+            start.name,
+            SpanKind.CLIENT,
+            {
+                **start.attributes,
+                "url.full": _full_url(event.request, event.endpoint),
+                "aio_request.timeout": event.timeout,
+            },
         )
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
-        attributes: Attributes = {
-            "http.request.method": event.method,
-            **_endpoint_attributes(event.endpoint),
-            "url.template": event.path,
-        }
-        failed = _outcome(
-            attributes,
-            status=event.status,
-            failure=event.failure,
-            cancelled=event.cancelled,
-            error=event.error,
+        error = event.error
+        key = (
+            event.endpoint,
+            event.method,
+            event.path,
+            event.kind,
+            event.status,
+            event.verdict,
+            event.failure,
+            event.cancelled,
+            None if error is None else type(error),
         )
+        end = self._attempt_ends.get(key)
+        if end is None:
+            end = _remember(self._attempt_ends, key, _attempt_end(event))
         if self._metrics:
             instruments = self._get_instruments()
-            instruments.attempt_duration.record(event.duration, attributes)
-            outcome = "cancelled" if event.cancelled else event.verdict or "error"
-            instruments.attempts.add(
-                1,
-                {
-                    "http.request.method": event.method,
-                    **_endpoint_attributes(event.endpoint),
-                    "url.template": event.path,
-                    "aio_request.attempt.kind": event.kind,
-                    "aio_request.attempt.outcome": outcome,
-                },
-            )
+            instruments.attempt_duration.record(event.duration, end.duration)
+            instruments.attempts.add(1, end.counted)
         if self._traces:
-            extra: Attributes = {}
-            if event.verdict is not None:
-                extra["aio_request.verdict"] = event.verdict
-            if event.cancelled:
-                extra["aio_request.cancelled"] = True
-            self._finish((event.request_id, event.attempt), attributes, extra, failed, event.error)
+            self._finish((event.request_id, event.attempt), end.span, end.failed, error)
 
     # servers, budgets, circuits
 
