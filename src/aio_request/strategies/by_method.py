@@ -57,7 +57,10 @@ class MethodBasedStrategy(OpeningStrategy):
         priority: Priority,
     ) -> Awaitable[OpenedAttempt[Verdicted]]:
         """Run the chosen strategy; its result, open."""
-        return self._chosen(request).open(send_request, endpoint, request, deadline, priority)
+        strategy = self._strategy_by_method.get(request.method, self._default)
+        if strategy is None:
+            raise _no_strategy(request)
+        return strategy.open(send_request, endpoint, request, deadline, priority)
 
     def request(
         self,
@@ -68,10 +71,11 @@ class MethodBasedStrategy(OpeningStrategy):
         priority: Priority,
     ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
         """The chosen strategy's context."""
-        return self._chosen(request).request(send_request, endpoint, request, deadline, priority)
-
-    def _chosen(self, request: Request) -> RequestStrategy:
         strategy = self._strategy_by_method.get(request.method, self._default)
         if strategy is None:
-            raise ValueError(f"no strategy for method {request.method!r}")
-        return strategy
+            raise _no_strategy(request)
+        return strategy.request(send_request, endpoint, request, deadline, priority)
+
+
+def _no_strategy(request: Request) -> ValueError:
+    return ValueError(f"no strategy for method {request.method!r}")
