@@ -5,6 +5,9 @@ A loopback aiohttp server runs in another process; the client process alternates
 ``aiohttp.ClientSession``:
 
 * ``raw aiohttp``: ``session.get(url)`` and ``read()``;
+* ``raw aiohttp + deadline headers and timeout``: the same GET carrying what a client that
+  propagates deadlines must add: ``X-Request-Timeout`` and ``X-Request-Priority``, and a
+  ``ClientTimeout`` bounded by the deadline (the floor under aio_request's figures);
 * ``aiohttp-retry``: ``RetryClient`` with ``ExponentialRetry(attempts=3)``;
 * ``backoff``: ``@backoff.on_exception(backoff.expo, aiohttp.ClientError, max_tries=3)``;
 * ``tenacity``: ``@retry(stop=stop_after_attempt(3), wait=wait_exponential(), ...)``;
@@ -74,6 +77,18 @@ def _calls(session: aiohttp.ClientSession, endpoint: str) -> dict[str, Call]:
         async with session.get(url) as response:
             await response.read()
 
+    default_timeout = 20.0
+
+    async def raw_propagating() -> None:
+        # What any client that propagates a deadline and a priority sends on top of a raw GET:
+        # the two headers, and a timeout bounded by the deadline (aio_request's own floor).
+        deadline = time.monotonic() + default_timeout
+        left = deadline - time.monotonic()
+        headers = {"X-Request-Timeout": f"{left:.3f}", "X-Request-Priority": "normal"}
+        timeout = aiohttp.ClientTimeout(total=left)
+        async with session.get(url, headers=headers, timeout=timeout) as response:
+            await response.read()
+
     retry_client = aiohttp_retry.RetryClient(
         client_session=session, retry_options=aiohttp_retry.ExponentialRetry(attempts=3)
     )
@@ -117,6 +132,7 @@ def _calls(session: aiohttp.ClientSession, endpoint: str) -> dict[str, Call]:
 
     return {
         "raw aiohttp": raw,
+        "raw aiohttp + deadline headers and timeout": raw_propagating,
         "aiohttp-retry (3 attempts)": with_aiohttp_retry,
         "backoff + aiohttp (3 tries)": with_backoff,
         "tenacity + aiohttp (3 attempts)": with_tenacity,
