@@ -5,9 +5,13 @@ from aio_request.strategies.parallel import ParallelRequestStrategy, parallel_st
 from aio_request.strategies.request_strategy import (
     AttemptKind,
     AttemptSender,
+    OpenedAttempt,
+    OpeningStrategy,
     RequestStrategy,
     ResponseWithVerdict,
     SendRequestFunc,
+    admit_extra_attempt,
+    open_attempt_of,
 )
 from aio_request.strategies.sequential import SequentialRequestStrategy, sequential_strategy
 from aio_request.strategies.single import SingleAttemptRequestStrategy, single_attempt_strategy
@@ -20,6 +24,8 @@ __all__ = [
     "AttemptKind",
     "AttemptSender",
     "MethodBasedStrategy",
+    "OpenedAttempt",
+    "OpeningStrategy",
     "ParallelRequestStrategy",
     "RequestStrategy",
     "ResponseWithVerdict",
@@ -27,6 +33,8 @@ __all__ = [
     "SendRequestFunc",
     "SequentialRequestStrategy",
     "SingleAttemptRequestStrategy",
+    "admit_extra_attempt",
+    "open_attempt_of",
     "parallel_strategy",
     "retry_until_deadline_expired",
     "sequential_strategy",
