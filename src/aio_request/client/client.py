@@ -91,81 +91,31 @@ def _observe(observers: tuple[RequestResponseObserver, ...], request: Request, r
             _log.exception("response observer %r failed", observer)
 
 
-class _CallSender(AttemptSender):
-    """Sends the attempts of one call; extra attempts are rationed by the client's budget.
+class _Call(AttemptSender, AbstractAsyncContextManager[Response]):
+    """One ``client.request(...)`` call: its context manager, and the sender of its attempts.
 
-    The call is counted in the budget of its endpoint when the sender is made (once per call).
-    An attempt sent without a declared kind is the first one if none was sent yet, else a retry.
+    Entering it fixes the deadline, priority, endpoint and pipeline, counts the call in the
+    budget of its endpoint (once per call) and runs the strategy with this object as the
+    attempt sender; extra attempts are rationed by the client's budget. An attempt sent without
+    a declared kind is the first one if none was sent yet, else a retry. One object serves
+    both roles because every call needs both, and a call is the unit the hot path repeats.
     """
 
-    __slots__ = ("_budget", "_scope", "_sent", "classifier", "observers", "pipeline", "telemetry")
-
-    def __init__(
-        self,
-        pipeline: NextModuleFunc,
-        classifier: ResponseClassifier,
-        budget: AttemptBudget | None = None,
-        scope: str = "",
-        observers: tuple[RequestResponseObserver, ...] = (),
-    ) -> None:
-        self.pipeline = pipeline
-        self.classifier = classifier
-        self.observers = observers
-        """Told of every attempt that reached the network."""
-        self._budget = budget
-        self._scope = scope
-        self._sent = 0
-        self.telemetry: CallTelemetry | None = None
-        """Set by the call when its hub is active: every attempt then reports to it."""
-        if budget is not None:
-            budget.record_request(scope)
-
-    def __call__(
-        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
-    ) -> AbstractAsyncContextManager[Verdicted]:
-        kind = AttemptKind.FIRST if self._sent == 0 else AttemptKind.RETRY
-        return self.send(endpoint, request, deadline, priority, kind)
-
-    def send(
-        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
-    ) -> AbstractAsyncContextManager[Verdicted]:
-        return _AttemptContext(self.open(endpoint, request, deadline, priority, kind))
-
-    async def open(
-        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
-    ) -> OpenedAttempt[Verdicted]:
-        """Send one attempt through the pipeline, tell the observers, classify the response."""
-        self._sent += 1
-        telemetry = self.telemetry
-        started = None if telemetry is None else telemetry.attempt_started(request, deadline, kind)
-        try:
-            response = await self.pipeline(endpoint, request, deadline, priority)
-        except BaseException as error:
-            if telemetry is not None and started is not None:
-                telemetry.attempt_failed(started, error)
-            raise
-        if self.observers:
-            _observe(self.observers, request, response)
-        try:
-            verdict = self.classifier.classify(response)
-        except BaseException as error:
-            if telemetry is not None and started is not None:
-                telemetry.attempt_failed(started, error)
-            await response.close()
-            raise
-        if telemetry is not None and started is not None:
-            telemetry.attempt_finished(started, response, verdict)
-        return _OpenedResponse(ResponseWithVerdict(response, verdict))
-
-    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
-        budget = self._budget
-        if budget is None:
-            return True
-        return budget.admit(self._scope, kind)
-
-
-class _RequestContext(AbstractAsyncContextManager[Response]):
-    __slots__ = ("_client", "_deadline", "_opened", "_priority", "_request", "_strategy")
+    __slots__ = (
+        "_budget",
+        "_classifier",
+        "_client",
+        "_deadline",
+        "_observers",
+        "_opened",
+        "_pipeline",
+        "_priority",
+        "_request",
+        "_scope",
+        "_sent",
+        "_strategy",
+        "_telemetry",
+    )
 
     def __init__(
         self,
@@ -184,6 +134,7 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
 
     async def __aenter__(self) -> Response:
         client = self._client
+        self._sent = 0
         inherited = get_context()
         # client.timeout was validated by setup(); the default deadline is built only when no
         # given or inherited deadline is earlier.
@@ -203,21 +154,22 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
                 pipeline = call_pipeline(pipeline)
         strategy = self._strategy
         if strategy is None or strategy is client.strategy:
-            strategy, observers = client.strategy, client.observers
+            strategy, self._observers = client.strategy, client.observers
         else:
-            observers = client.observers_for(strategy)
-        budget = client.attempt_budget
+            self._observers = client.observers_for(strategy)
+        self._pipeline = pipeline
+        self._classifier = client.response_classifier
+        budget = self._budget = client.attempt_budget
         hub = client.event_hub
-        scope = client._budget_scope(endpoint) if budget is not None or hub.active else ""
-        sender = _CallSender(pipeline, client.response_classifier, budget, scope, observers)
-        telemetry = None
-        if hub.active:
-            telemetry = sender.telemetry = CallTelemetry(
-                hub, client.clock, scope, self._request, deadline, priority
-            )
+        scope = self._scope = client._budget_scope(endpoint) if budget is not None or hub.active else ""
+        if budget is not None:
+            budget.record_request(scope)
         request = self._request
+        telemetry = self._telemetry = (
+            CallTelemetry(hub, client.clock, scope, request, deadline, priority) if hub.active else None
+        )
         try:
-            self._opened = opened = await strategy.open(sender, endpoint, request, deadline, priority)
+            self._opened = opened = await strategy.open(self, endpoint, request, deadline, priority)
         except BaseException as error:
             if telemetry is not None:
                 telemetry.failed(error)
@@ -236,6 +188,49 @@ class _RequestContext(AbstractAsyncContextManager[Response]):
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.close(exc_type, exc, traceback)
+
+    def __call__(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        kind = AttemptKind.FIRST if self._sent == 0 else AttemptKind.RETRY
+        return self.send(endpoint, request, deadline, priority, kind)
+
+    def send(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> AbstractAsyncContextManager[Verdicted]:
+        return _AttemptContext(self.open(endpoint, request, deadline, priority, kind))
+
+    async def open(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> OpenedAttempt[Verdicted]:
+        """Send one attempt through the pipeline, tell the observers, classify the response."""
+        self._sent += 1
+        telemetry = self._telemetry
+        started = None if telemetry is None else telemetry.attempt_started(request, deadline, kind)
+        try:
+            response = await self._pipeline(endpoint, request, deadline, priority)
+        except BaseException as error:
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
+            raise
+        if self._observers:
+            _observe(self._observers, request, response)
+        try:
+            verdict = self._classifier.classify(response)
+        except BaseException as error:
+            if telemetry is not None and started is not None:
+                telemetry.attempt_failed(started, error)
+            await response.close()
+            raise
+        if telemetry is not None and started is not None:
+            telemetry.attempt_finished(started, response, verdict)
+        return _OpenedResponse(ResponseWithVerdict(response, verdict))
+
+    def admit_extra_attempt(self, kind: AttemptKind) -> bool:
+        budget = self._budget
+        if budget is None:
+            return True
+        return budget.admit(self._scope, kind)
 
 
 class Client:
@@ -348,4 +343,4 @@ class Client:
                 f"strategy must be an aio_request.RequestStrategy or None, "
                 f"got {type(strategy).__name__}: {strategy!r}"
             )
-        return _RequestContext(self, request, deadline, priority, strategy)
+        return _Call(self, request, deadline, priority, strategy)
