@@ -42,8 +42,8 @@ class _Race(Generic[T]):
         "_postponed",
         "_running",
         "_start",
-        "_start_after_loss",
         "_started",
+        "_starts_next_at_once",
         "_timer",
         "_timer_fired",
         "_wake",
@@ -59,7 +59,7 @@ class _Race(Generic[T]):
         discard: Callable[[T], Awaitable[None]],
         may_start: Callable[[int], bool],
         gives_up: Callable[[T], bool],
-        start_after_loss: bool,
+        starts_next_at_once: Callable[[T], bool],
         clock: Clock,
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -70,7 +70,7 @@ class _Race(Generic[T]):
         self._discard = discard
         self._may_start = may_start
         self._gives_up = gives_up
-        self._start_after_loss = start_after_loss
+        self._starts_next_at_once = starts_next_at_once
         self._clock = clock
         self._started = 0
         self._postponed = 0
@@ -157,7 +157,7 @@ class _Race(Generic[T]):
                     if self._gives_up(result):
                         self._stop_starting()
                         start_next = False
-                    elif self._start_after_loss:
+                    elif self._starts_next_at_once(result):
                         start_next = True
                 if start_next and self._started < self._count:
                     self._disarm_timer()
@@ -211,7 +211,7 @@ async def staggered_race(
     discard: Callable[[T], Awaitable[None]],
     may_start: Callable[[int], bool],
     gives_up: Callable[[T], bool],
-    start_after_loss: bool = False,
+    starts_next_at_once: Callable[[T], bool],
     clock: Clock,
 ) -> T:
     """Start ``start(0, 0)``, then ``start(k, in_flight)`` ``delay_before(k)`` after attempt ``k-1``.
@@ -222,8 +222,8 @@ async def staggered_race(
     ends the starting when nothing is in flight, and otherwise postpones that attempt by
     ``delay_before(k, n)`` for its ``n``-th postponement.
     A result for which ``is_winner`` is true is returned at once; a losing result for which
-    ``gives_up`` is true starts no further attempt; with ``start_after_loss`` a loss starts the
-    next attempt at once instead of at its scheduled time. Without a winner, the last result to
+    ``gives_up`` is true starts no further attempt; one for which ``starts_next_at_once`` is true
+    starts the next attempt at once instead of at its scheduled time. Without a winner, the last result to
     finish is returned. Everything else is cancelled, awaited and discarded before this returns
     or raises.
     """
@@ -235,7 +235,7 @@ async def staggered_race(
         discard=discard,
         may_start=may_start,
         gives_up=gives_up,
-        start_after_loss=start_after_loss,
+        starts_next_at_once=starts_next_at_once,
         clock=clock,
     )
     return await race.run()

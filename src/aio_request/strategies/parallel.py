@@ -13,6 +13,7 @@ from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
 from aio_request.http.request import Request
 from aio_request.http.response import ClosableResponse
+from aio_request.policies.classify import is_shed
 from aio_request.policies.delays import DelaysProvider, linear_backoff_delays, resolve_delays
 from aio_request.policies.observer import RequestResponseObserver
 from aio_request.policies.retry_after import retry_after_seconds
@@ -57,9 +58,11 @@ class ParallelRequestStrategy(OpeningStrategy):
     delays later, as long as an attempt is still in flight (and not at all with a zero delay); a
     refused retry ends the call. A rejection does not hurry the next attempt:
     it still starts at its scheduled time, which gives a passing blip time to pass;
-    ``start_after_rejection=True`` starts it at once instead.
-    No further attempt is started once a rejected response is a 429 or 503 with ``Retry-After``:
-    the server asked to back off, hedging would defy it.
+    ``start_after_rejection=True`` starts it at once instead. A shed answer (``503`` with
+    ``X-Request-Shed``, see :func:`~aio_request.policies.classify.is_shed`), which the server
+    did not process, always starts the next attempt at once.
+    No further attempt is started once a rejected response is a 429 or 503 with ``Retry-After``
+    (a shed answer excepted): the server asked to back off, hedging would defy it.
 
     A circuit breaker's fallback (the local ``502``, failure kind ``CIRCUIT_OPEN``) never wins a
     race and starts no further attempt: otherwise a hedge that meets the half-open circuit would
@@ -67,7 +70,7 @@ class ParallelRequestStrategy(OpeningStrategy):
     already running, and returns the fallback only when nothing better arrives.
     """
 
-    __slots__ = ("_attempts_count", "_delays_provider", "_start_after_rejection")
+    __slots__ = ("_attempts_count", "_delays_provider", "_starts_next_at_once")
 
     def __init__(
         self,
@@ -80,7 +83,7 @@ class ParallelRequestStrategy(OpeningStrategy):
         self._delays_provider = delays_provider if delays_provider is not None else linear_backoff_delays()
         if not isinstance(start_after_rejection, bool):
             raise ValueError(f"start_after_rejection must be a bool, got {start_after_rejection!r}")
-        self._start_after_rejection = start_after_rejection
+        self._starts_next_at_once = _is_rejected if start_after_rejection else _is_shed
 
     @property
     def delays_provider(self) -> DelaysProvider:
@@ -124,7 +127,10 @@ class ParallelRequestStrategy(OpeningStrategy):
         def gives_up(rejected: OpenedAttempt[Verdicted]) -> bool:
             response = rejected.value.response
             # The server asked to back off, or the circuit is not closed (another attempt would
-            # get the fallback too): no more attempts against it now.
+            # get the fallback too): no more attempts against it now. A shed answer's
+            # Retry-After is for clients that do not know X-Request-Shed: it is sent again.
+            if is_shed(response):
+                return False
             return retry_after_seconds(response) is not None or _is_circuit_fallback(response)
 
         delays = resolve_delays(self._delays_provider, request)
@@ -147,9 +153,17 @@ class ParallelRequestStrategy(OpeningStrategy):
             discard=_close,
             may_start=may_start,
             gives_up=gives_up,
-            start_after_loss=self._start_after_rejection,
+            starts_next_at_once=self._starts_next_at_once,
             clock=deadline.clock,
         )
+
+
+def _is_shed(opened: OpenedAttempt[Verdicted]) -> bool:
+    return is_shed(opened.value.response)
+
+
+def _is_rejected(_opened: OpenedAttempt[Verdicted]) -> bool:
+    return True  # asked only of rejected attempts
 
 
 def _kind_of_extra(in_flight: int) -> AttemptKind:

@@ -120,3 +120,53 @@ async def test_shed_answers_never_open_the_circuit() -> None:
     for _ in range(3):
         await status_of(opened, post("thing", b"x"))
     assert control.state["http://s.test/"] is CircuitState.OPEN  # a plain 503 does count
+
+
+async def test_hedging_sends_a_shed_attempt_again_at_once_despite_its_retry_after() -> None:
+    clock = FakeClock(autojump=True)
+    answers = [SHED, OK]
+    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
+    client = aio_request.setup(
+        transport=transport,
+        endpoint="http://s.test/",
+        clock=clock,
+        safe_method_strategy=aio_request.parallel_strategy(
+            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
+        ),
+    )
+    assert await status_of(client, get("thing")) == 200
+    assert len(transport.requests) == 2
+    assert clock.now() == 0.0, "not at the next hedge's time (0.5 s), nor after Retry-After (1 s)"
+
+
+async def test_hedging_still_waits_for_the_next_hedge_after_a_plain_rejection() -> None:
+    clock = FakeClock(autojump=True)
+    answers: list[Response] = [PLAIN_503, OK]
+    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
+    client = aio_request.setup(
+        transport=transport,
+        endpoint="http://s.test/",
+        clock=clock,
+        safe_method_strategy=aio_request.parallel_strategy(
+            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
+        ),
+    )
+    assert await status_of(client, get("thing")) == 200
+    assert clock.now() == pytest.approx(0.5, abs=0.01)
+
+
+async def test_hedging_stops_on_a_plain_503_with_retry_after() -> None:
+    clock = FakeClock(autojump=True)
+    headers = CIMultiDictProxy(CIMultiDict({"Retry-After": "1"}))
+    answers: list[Response] = [EmptyResponse(status=503, headers=headers), OK]
+    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
+    client = aio_request.setup(
+        transport=transport,
+        endpoint="http://s.test/",
+        clock=clock,
+        safe_method_strategy=aio_request.parallel_strategy(
+            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
+        ),
+    )
+    assert await status_of(client, get("thing")) == 503
+    assert len(transport.requests) == 1
