@@ -30,7 +30,16 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from aio_request._core.outcomes import AttemptKind, BudgetKind, CircuitState, FailureKind, ResponseVerdict
+from aio_request._core.outcomes import (
+    AttemptKind,
+    BudgetKind,
+    CircuitState,
+    EjectionReason,
+    FailureKind,
+    ReplicaOutcome,
+    ResponseVerdict,
+    ShedReason,
+)
 
 if TYPE_CHECKING:
     from aio_request.http.priority import Priority
@@ -180,17 +189,17 @@ class ReplicasChanged(NamedTuple):
 class ReplicaEjected(NamedTuple):
     """A replica of ``service`` stopped receiving attempts for ``seconds``.
 
-    ``reason`` is ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"``
-    (consecutive attempts cancelled before any response: outlier ejection too),
-    ``"failure_backoff"`` (a failure short of ejection: out for a second per failure in a row),
-    ``"circuit_open"`` (its circuit breaker answered with the local fallback) or
-    ``"retry_after"`` (it answered a 429 or a shed 503 with ``Retry-After``).
-    ``times_ejected`` counts outlier ejections.
+    ``reason`` (an :class:`~aio_request._core.outcomes.EjectionReason`, equal to its string) is
+    ``"failures"`` (consecutive failures: outlier ejection), ``"unanswered"`` (consecutive
+    attempts cancelled before any response: outlier ejection too), ``"failure_backoff"`` (a
+    failure short of ejection: out for a second per failure in a row), ``"circuit_open"`` (its
+    circuit breaker answered with the local fallback) or ``"retry_after"`` (it answered a 429
+    or a shed 503 with ``Retry-After``). ``times_ejected`` counts outlier ejections.
     """
 
     service: str
     replica: str
-    reason: str
+    reason: EjectionReason
     seconds: float
     times_ejected: int
 
@@ -219,7 +228,8 @@ class BalancerPanicChanged(NamedTuple):
 class ReplicaAttemptFinished(NamedTuple):
     """One attempt sent to a replica of a balanced ``service`` ended.
 
-    ``outcome`` is how the balancer counted it: ``"success"``, ``"failure"`` (5xx other than a
+    ``outcome`` (a :class:`~aio_request._core.outcomes.ReplicaOutcome`, equal to its string) is
+    how the balancer counted it: ``"success"``, ``"failure"`` (5xx other than a
     shed 503, a connection failure, an attempt timeout), ``"overload"`` (429 or a 503 with
     ``Retry-After``: a latency penalty, not a failure), ``"neutral"`` (nothing learnt, e.g. the
     low-timeout guard answered) or ``"cancelled"``. ``status`` is as in :class:`AttemptFinished`;
@@ -229,7 +239,7 @@ class ReplicaAttemptFinished(NamedTuple):
     service: str
     replica: str
     status: int
-    outcome: str
+    outcome: ReplicaOutcome
     duration: float
 
 
@@ -249,13 +259,13 @@ class OverloadLimitChanged(NamedTuple):
 class OverloadAdmitted(NamedTuple):
     """Overload protection let a request's handler start.
 
-    ``priority`` is the request's priority (a ``str``), ``queue_time`` the seconds it waited for
+    ``priority`` is the request's :class:`~aio_request.Priority`, ``queue_time`` the seconds it waited for
     a slot (0 when it started at once) and ``in_flight`` how many requests of that priority run
     now, itself included.
     """
 
     protection: str
-    priority: str
+    priority: Priority
     queue_time: float
     in_flight: int
 
@@ -264,14 +274,15 @@ class OverloadReleased(NamedTuple):
     """A handler admitted by overload protection finished; ``in_flight`` of its ``priority`` remain."""
 
     protection: str
-    priority: str
+    priority: Priority
     in_flight: int
 
 
 class OverloadShed(NamedTuple):
     """Overload protection answered a request without running its handler.
 
-    ``reason`` is ``"queue_full"`` (no slot and no room in the queue, or pushed out of it by a
+    ``reason`` (a :class:`~aio_request._core.outcomes.ShedReason`, equal to its string) is
+    ``"queue_full"`` (no slot and no room in the queue, or pushed out of it by a
     higher priority), ``"queue_timeout"`` (waited as long as the queue allows) — both answered
     ``503`` with ``Retry-After`` and ``X-Request-Shed`` — or ``"deadline"`` (less time left than
     the route's typical service time; ``408`` with ``X-Do-Not-Retry``).
@@ -279,8 +290,8 @@ class OverloadShed(NamedTuple):
 
     protection: str
     route: str
-    priority: str
-    reason: str
+    priority: Priority
+    reason: ShedReason
 
 
 Event = (

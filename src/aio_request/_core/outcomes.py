@@ -8,7 +8,10 @@ the circuit breakers and the telemetry events speak of outcomes with the same na
 * :class:`AttemptKind` — why an attempt was sent (decided by the strategy that sends it);
 * :class:`ResponseVerdict` — the classifier's decision;
 * :class:`CircuitState` — where a circuit stands;
-* :class:`BudgetKind` — which extra-attempt budget refused an attempt.
+* :class:`BudgetKind` — which extra-attempt budget refused an attempt;
+* :class:`ReplicaOutcome` and :class:`EjectionReason` — how a balancer counted an attempt to a
+  replica, and why it stopped sending to one;
+* :class:`ShedReason` — why a server's overload protection answered without running a handler.
 
 Every enum is a :class:`enum.StrEnum`: members compare equal to, and format as, their value
 (``AttemptKind.HEDGE == "hedge"``), so telemetry labels and logs need no conversion.
@@ -107,3 +110,39 @@ class BudgetKind(enum.StrEnum):
 
     RETRY = "retry"
     HEDGE = "hedge"
+
+
+class ReplicaOutcome(enum.StrEnum):
+    """How an attempt to a replica counts for the replica's health (see
+    :func:`aio_request.balancing.outliers.classify_outcome`)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    OVERLOAD = "overload"
+    NEUTRAL = "neutral"
+    CANCELLED = "cancelled"
+
+
+class EjectionReason(enum.StrEnum):
+    """Why a balancer stopped sending attempts to a replica for a while.
+
+    * ``FAILURES``: consecutive failures (outlier ejection);
+    * ``UNANSWERED``: consecutive attempts cancelled before any response (outlier ejection);
+    * ``FAILURE_BACKOFF``: a failure short of ejection (a second per failure in a row);
+    * ``CIRCUIT_OPEN``: its circuit breaker answered with the local fallback;
+    * ``RETRY_AFTER``: it answered a 429 or a shed 503 with ``Retry-After``.
+    """
+
+    FAILURES = "failures"
+    UNANSWERED = "unanswered"
+    FAILURE_BACKOFF = "failure_backoff"
+    CIRCUIT_OPEN = "circuit_open"
+    RETRY_AFTER = "retry_after"
+
+
+class ShedReason(enum.StrEnum):
+    """Why a request was answered without running."""
+
+    QUEUE_FULL = "queue_full"
+    QUEUE_TIMEOUT = "queue_timeout"
+    DEADLINE = "deadline"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import yarl
 
+from aio_request._core.outcomes import EjectionReason
 from aio_request._core.validate import fraction, non_negative
 from aio_request.balancing.outliers import DEFAULT_OUTLIER_DETECTION, Outcome, OutlierDetection
 from aio_request.balancing.policies import PeakEwmaPolicy, PickPolicy
@@ -240,37 +241,42 @@ class Balancer:
             self._policy.observe(replica, duration, now)
             failures = replica.consecutive_failures = replica.consecutive_failures + 1
             if outliers is not None and not (
-                failures >= outliers.consecutive_failures and self._eject(replica, now, outliers, "failures")
+                failures >= outliers.consecutive_failures
+                and self._eject(replica, now, outliers, EjectionReason.FAILURES)
             ):
                 # Out of the draws for a short, growing while: a replica that fails fast would
                 # otherwise attract attempts, and a latency penalty alone would leave it in the
                 # draws, where any replica paired with it (a slow one too) wins.
-                self._hold(replica, now, outliers.failure_backoff_seconds * failures, "failure_backoff")
+                self._hold(
+                    replica, now, outliers.failure_backoff_seconds * failures, EjectionReason.FAILURE_BACKOFF
+                )
         elif outcome is Outcome.OVERLOAD:
             replica.unanswered = 0
             penalty = 0.0 if outliers is None else outliers.penalty_seconds
             self._policy.observe(replica, max(duration, penalty), now)
             if retry_after and outliers is not None and outliers.max_retry_after_seconds > 0.0:
                 seconds = min(retry_after, outliers.max_retry_after_seconds)
-                self._hold(replica, now, seconds, "retry_after")
+                self._hold(replica, now, seconds, EjectionReason.RETRY_AFTER)
         elif outcome is Outcome.CANCELLED:
             if duration > replica.cost or not replica.has_history:
                 # A loser of a hedge race: its latency is at least this long.
                 self._policy.observe(replica, duration, now)
             replica.unanswered += 1
             if outliers is not None and replica.unanswered >= outliers.consecutive_unanswered:
-                self._eject(replica, now, outliers, "unanswered")
+                self._eject(replica, now, outliers, EjectionReason.UNANSWERED)
         hub = self._hub
         if hub is not None and hub.active:
             handlers = hub.listeners_by_type.get(ReplicaAttemptFinished)
             if handlers:
-                hub.emit(ReplicaAttemptFinished(self.service, replica.label, status, outcome.value, duration))
+                hub.emit(ReplicaAttemptFinished(self.service, replica.label, status, outcome, duration))
 
     def circuit_open(self, replica: Replica) -> None:
         """``replica``'s circuit breaker answered its fallback: leave it out of picks a while."""
-        self._hold(replica, self._now(), CIRCUIT_OPEN_HOLD_SECONDS, "circuit_open")
+        self._hold(replica, self._now(), CIRCUIT_OPEN_HOLD_SECONDS, EjectionReason.CIRCUIT_OPEN)
 
-    def _eject(self, replica: Replica, now: float, outliers: OutlierDetection, reason: str) -> bool:
+    def _eject(
+        self, replica: Replica, now: float, outliers: OutlierDetection, reason: EjectionReason
+    ) -> bool:
         """Eject ``replica`` unless removed, already ejected or too many are; whether it was."""
         if replica.removed or replica.ejected_for_failures:
             return False
@@ -290,7 +296,7 @@ class Balancer:
         self._review(now)
         return True
 
-    def _hold(self, replica: Replica, now: float, seconds: float, reason: str) -> None:
+    def _hold(self, replica: Replica, now: float, seconds: float, reason: EjectionReason) -> None:
         if replica.removed or seconds <= 0.0:
             return
         until = now + seconds

@@ -24,10 +24,10 @@ so 10 % ejects nothing in a fleet of five.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from typing import Final
 
 from aio_request._core.errors import FailureKind
+from aio_request._core.outcomes import ReplicaOutcome
 from aio_request._core.validate import at_least, fraction, non_negative, positive
 from aio_request.http.headers import Header
 from aio_request.http.response import Response
@@ -36,14 +36,9 @@ NETWORK_ERROR_STATUS: Final = 489
 """The transports' synthetic status for a connection failure."""
 
 
-class Outcome(enum.Enum):
-    """How an attempt counts for its replica's health."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    OVERLOAD = "overload"
-    NEUTRAL = "neutral"
-    CANCELLED = "cancelled"
+Outcome = ReplicaOutcome
+"""How an attempt counts for its replica's health (the outcome vocabulary's
+:class:`~aio_request._core.outcomes.ReplicaOutcome`)."""
 
 
 _NOTHING_SENT: Final = frozenset({FailureKind.DEADLINE, FailureKind.CIRCUIT_OPEN})

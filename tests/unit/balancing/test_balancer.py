@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 import yarl
 
+from aio_request._core.outcomes import EjectionReason
 from aio_request.balancing import (
     Balancer,
     LeastOutstandingPolicy,
@@ -217,7 +218,9 @@ def test_a_failure_keeps_a_replica_out_of_the_draws_for_a_growing_while() -> Non
         ("failure_backoff", pytest.approx(4.0)),
     ]
     harness.attempt(failing, Outcome.FAILURE, latency=0.001, status=500)
-    assert harness.of(ReplicaEjected)[-1] == ReplicaEjected("http://svc/", failing.label, "failures", 30.0, 1)
+    ejected = harness.of(ReplicaEjected)[-1]
+    assert ejected == ReplicaEjected("http://svc/", failing.label, EjectionReason.FAILURES, 30.0, 1)
+    assert type(ejected.reason) is EjectionReason
 
 
 def failure_ejections(harness: Harness) -> list[Event]:

@@ -20,11 +20,11 @@ Time is read through the injected clock; the only timer (a waiter's bound) is th
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Final, TypeVar
 
 from aio_request._core.clock import MONOTONIC_CLOCK, Clock
+from aio_request._core.outcomes import ShedReason
 from aio_request._core.validate import at_least, positive
 from aio_request.events import (
     DEFAULT_EVENT_HUB,
@@ -50,14 +50,6 @@ RouteOf = Callable[[], str]
 
 SHED_STATUS: Final = 503
 DEADLINE_STATUS: Final = 408
-
-
-class ShedReason(enum.StrEnum):
-    """Why a request was answered without running."""
-
-    QUEUE_FULL = "queue_full"
-    QUEUE_TIMEOUT = "queue_timeout"
-    DEADLINE = "deadline"
 
 
 class Refusal:
@@ -385,13 +377,13 @@ class OverloadProtection:
         self._by_priority[priority] = in_flight
         handlers = self._hub.listeners_by_type.get(OverloadAdmitted)
         if handlers:
-            deliver(handlers, OverloadAdmitted(self._name, priority.value, waited, in_flight))
+            deliver(handlers, OverloadAdmitted(self._name, priority, waited, in_flight))
         return Permit(self, priority, route_of, now, self._total, deadline_at)
 
     def _refuse(self, reason: ShedReason, route_of: RouteOf, priority: Priority) -> Refusal:
         handlers = self._hub.listeners_by_type.get(OverloadShed)
         if handlers:
-            deliver(handlers, OverloadShed(self._name, route_of(), priority.value, reason.value))
+            deliver(handlers, OverloadShed(self._name, route_of(), priority, reason))
         return self._refusals[reason]
 
     def _release(self, permit: Permit, *, cancelled: bool, dropped: bool, completed: bool) -> None:
@@ -402,7 +394,7 @@ class OverloadProtection:
         self._by_priority[priority] = in_flight
         handlers = self._hub.listeners_by_type.get(OverloadReleased)
         if handlers:
-            deliver(handlers, OverloadReleased(self._name, priority.value, in_flight))
+            deliver(handlers, OverloadReleased(self._name, priority, in_flight))
         if not cancelled:
             if now >= permit._deadline_at:
                 dropped, completed = True, False  # ran out its deadline: not a service time

@@ -388,12 +388,16 @@ async def test_events_report_admission_release_shedding_and_limit_changes() -> N
     events[-1] = last._replace(queue_time=0.01)
     assert events == [
         OverloadLimitChanged("api", 1, 0),
-        OverloadAdmitted("api", "high", 0.0, 1),
-        OverloadShed("api", "/work", "low", "queue_full"),
-        OverloadReleased("api", "high", 0),
+        OverloadAdmitted("api", Priority.HIGH, 0.0, 1),
+        OverloadShed("api", "/work", Priority.LOW, ShedReason.QUEUE_FULL),
+        OverloadReleased("api", Priority.HIGH, 0),
         OverloadLimitChanged("api", 2, 1),
-        OverloadAdmitted("api", "low", 0.01, 1),
+        OverloadAdmitted("api", Priority.LOW, 0.01, 1),
     ]
+    shed = events[2]
+    assert isinstance(shed, OverloadShed)
+    assert (type(shed.priority), type(shed.reason)) == (Priority, ShedReason)
+    assert shed.reason == "queue_full", "each enum still equals the string it replaced"
 
 
 @pytest.mark.parametrize(
