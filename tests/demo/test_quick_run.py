@@ -99,12 +99,16 @@ def test_each_phase_prints_a_summary_and_a_window_table(quick_run: tuple[str, Pa
         assert [row[0] for row in windows[1:]] == strategies
 
 
-def test_hedging_beats_single_attempt_at_p99_9(quick_run: tuple[str, Path]) -> None:
+def test_hedging_beats_single_attempt_in_the_tail(quick_run: tuple[str, Path]) -> None:
     summary, _ = tables_of_phase(quick_run[0], PHASES[0].title)
+    p99 = {name: seconds(cell) for name, cell in column(summary, "p99").items()}
     p999 = {name: seconds(cell) for name, cell in column(summary, "p99.9").items()}
     labels = strategy_labels(load_profile())
-    assert p999[labels["hedged"]] < p999[labels["single"]]
-    assert p999[labels["adaptive"]] < p999[labels["single"]]
+    for hedging in (labels["hedged"], labels["adaptive"]):
+        assert p99[hedging] < p99[labels["single"]]
+        # Single attempts wait out the tail up to the deadline; on a starved machine late calls
+        # can take hedging there too, so at p99.9 it is never worse, not always better.
+        assert p999[hedging] <= p999[labels["single"]]
 
 
 def test_retries_raise_success_and_protection_cuts_their_load(quick_run: tuple[str, Path]) -> None:
