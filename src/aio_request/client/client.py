@@ -56,16 +56,31 @@ class _OpenedResponse(OpenedAttempt[Verdicted]):
 
 
 class _AttemptContext(AbstractAsyncContextManager[Verdicted]):
-    """One attempt as a context manager: :meth:`_CallSender.open`, closed on exit."""
+    """One attempt of ``call`` as a context manager (:meth:`_Call.send`), closed on exit."""
 
-    __slots__ = ("_opened", "_opener")
+    __slots__ = ("_call", "_deadline", "_endpoint", "_kind", "_opened", "_priority", "_request")
 
-    def __init__(self, opener: Awaitable[OpenedAttempt[Verdicted]]) -> None:
-        self._opener = opener
+    def __init__(
+        self,
+        call: _Call,
+        endpoint: yarl.URL,
+        request: Request,
+        deadline: Deadline,
+        priority: Priority,
+        kind: AttemptKind,
+    ) -> None:
+        self._call = call
+        self._endpoint = endpoint
+        self._request = request
+        self._deadline = deadline
+        self._priority = priority
+        self._kind = kind
         self._opened: OpenedAttempt[Verdicted] | None = None
 
     async def __aenter__(self) -> Verdicted:
-        self._opened = opened = await self._opener
+        self._opened = opened = await self._call.attempt(
+            self._endpoint, self._request, self._deadline, self._priority, self._kind
+        )
         return opened.value
 
     async def __aexit__(
@@ -198,13 +213,20 @@ class _Call(AttemptSender, AbstractAsyncContextManager[Response]):
     def send(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
     ) -> AbstractAsyncContextManager[Verdicted]:
-        return _AttemptContext(self.open(endpoint, request, deadline, priority, kind))
+        self._sent += 1
+        return _AttemptContext(self, endpoint, request, deadline, priority, kind)
 
-    async def open(
+    def open(
+        self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
+    ) -> Awaitable[OpenedAttempt[Verdicted]]:
+        self._sent += 1
+        return self.attempt(endpoint, request, deadline, priority, kind)
+
+    async def attempt(
         self, endpoint: yarl.URL, request: Request, deadline: Deadline, priority: Priority, kind: AttemptKind
     ) -> OpenedAttempt[Verdicted]:
-        """Send one attempt through the pipeline, tell the observers, classify the response."""
-        self._sent += 1
+        """Send one attempt through the pipeline, tell the observers, classify the response
+        (counted by :meth:`send` or :meth:`open`, when the strategy asked for it)."""
         telemetry = self._telemetry
         started = None if telemetry is None else telemetry.attempt_started(request, deadline, kind)
         try:

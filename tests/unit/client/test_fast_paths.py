@@ -355,3 +355,35 @@ async def test_every_field_of_the_finished_events(path: str) -> None:
         "error": None,
         "duration": 0.0,
     }
+
+
+class _TwoUndeclared(aio_request.RequestStrategy):
+    """Asks for two attempts of undeclared kind before entering either, and enters the second."""
+
+    def request(
+        self,
+        send_request: SendRequestFunc,
+        endpoint: yarl.URL,
+        request: aio_request.Request,
+        deadline: Deadline,
+        priority: Priority,
+    ) -> AbstractAsyncContextManager[ResponseWithVerdict[ClosableResponse]]:
+        send_request(endpoint, request, deadline, priority)  # asked for, never entered
+        return send_request(endpoint, request, deadline, priority)
+
+
+async def test_attempts_of_undeclared_kind_count_when_asked_for_and_unentered_ones_leave_nothing(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    import gc
+
+    events = _Events()
+    transport = _Transport()
+    client = aio_request.setup(transport=transport, endpoint=ENDPOINT, event_hub=events.hub)
+    async with client.request(get("x"), strategy=_TwoUndeclared()) as response:
+        assert response.status == 200
+    attempts = [event for event in events.events if isinstance(event, AttemptFinished)]
+    assert [attempt.kind for attempt in attempts] == [AttemptKind.RETRY], "the second one asked for"
+    assert len(transport.sent) == 1
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
