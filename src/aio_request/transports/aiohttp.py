@@ -5,7 +5,9 @@ every failure once to a synthetic response (see :class:`~aio_request.http.transp
 The attempt is bounded by aiohttp's ``ClientTimeout(total=...)``, which covers connecting,
 sending, the headers and the body (also the body of an unbuffered response read after
 :meth:`send` returns). Each connect retry gets what is left of the one budget, and rounding is
-off (``ceil_threshold=inf``), so the deadline is exact; no second timer is needed around it.
+off (``ceil_threshold=inf``), so the deadline is never overrun (tries starting within the same
+millisecond share one ``ClientTimeout``, which may end them up to 1 ms early); no second timer
+is needed around it.
 """
 
 from __future__ import annotations
