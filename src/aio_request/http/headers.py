@@ -47,6 +47,7 @@ class Header:
     CONTENT_TYPE: Final = istr("Content-Type")
     CONTENT_LENGTH: Final = istr("Content-Length")
     LOCATION: Final = istr("Location")
+    HOST: Final = istr("Host")
     RETRY_AFTER: Final = istr("Retry-After")
 
 

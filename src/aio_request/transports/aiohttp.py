@@ -48,6 +48,7 @@ from aio_request.transports._size_limit import (
     max_response_size_option,
 )
 from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, do_not_retry, failed_response
+from aio_request.transports._tls_name import tls_server_name
 
 __all__ = ["AioHttpDnsResolver", "AioHttpTransport"]
 
@@ -277,6 +278,8 @@ class AioHttpTransport(Transport):
             allow_redirects=False,
             timeout=timeout,
             raise_for_status=False,
+            # Only a request with its own Host header may need another TLS name (most have none).
+            server_hostname=tls_server_name(url, headers) if Header.HOST in headers else None,
         )
 
     def _client_timeout(self, left: float) -> aiohttp.ClientTimeout:

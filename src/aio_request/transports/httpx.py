@@ -61,6 +61,7 @@ from aio_request.transports._size_limit import (
     max_response_size_option,
 )
 from aio_request.transports._synthetic import NO_TIMEOUT_LEFT, do_not_retry, failed_response
+from aio_request.transports._tls_name import tls_server_name
 
 __all__ = ["HttpxTransport"]
 
@@ -268,12 +269,14 @@ class HttpxTransport(Transport):
         self, hop: Hop, timeout: float, auth: _ClientAuth, *, first: bool
     ) -> httpx.Response:
         try:
+            server_name = tls_server_name(hop.url, hop.headers)
             request = self._client.build_request(
                 hop.method,
                 str(hop.url),
                 headers=_wire_headers(hop.headers),
                 content=hop.body,
                 timeout=httpx.Timeout(timeout if math.isfinite(timeout) else None),
+                extensions=None if server_name is None else {"sni_hostname": server_name},
             )
         except httpx.InvalidURL as exc:
             if first:
