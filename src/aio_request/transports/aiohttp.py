@@ -160,11 +160,7 @@ class AioHttpTransport(Transport):
             if not self._buffer_payload:
                 return _AioHttpResponse(response, MONOTONIC_CLOCK.now() - started)
             try:
-                # _read_limited, without its coroutine on the path every call takes.
-                if _announced_within(response, limit):
-                    body = await response.read()
-                else:
-                    body = await _read_counting(response, limit)
+                body = await _read_limited(response, limit)
             except BaseException:
                 response.close()
                 raise
@@ -319,32 +315,23 @@ class AioHttpTransport(Transport):
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
     """The whole (decoded) body; :class:`ResponseTooLargeError` once it grows past ``limit``."""
-    if _announced_within(response, limit):
-        return await response.read()
-    return await _read_counting(response, limit)
-
-
-def _announced_within(response: aiohttp.ClientResponse, limit: int | None) -> bool:
-    """Whether the body can be read whole: no limit, or a length announced within it (one over
-    it raises :class:`ResponseTooLargeError`); ``False``: it must be counted as it arrives."""
     if limit is None:
-        return True
+        return await response.read()
     length = response.content_length
     # A HEAD response announces the size of a body it does not carry.
-    if length is None or response.method == "HEAD" or aiohttp.hdrs.CONTENT_ENCODING in response.headers:
-        return False
-    if length > limit:
-        raise ResponseTooLargeError(limit, length)
-    return True
-
-
-async def _read_counting(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
-    """The body read chunk by chunk, :class:`ResponseTooLargeError` once it grows past ``limit``."""
+    if (
+        length is not None
+        and response.method != "HEAD"
+        and aiohttp.hdrs.CONTENT_ENCODING not in response.headers
+    ):
+        if length > limit:
+            raise ResponseTooLargeError(limit, length)
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
         size += len(chunk)
-        if limit is not None and size > limit:
+        if size > limit:
             raise ResponseTooLargeError(limit, size)
         chunks.append(chunk)
     return b"".join(chunks)
