@@ -356,12 +356,7 @@ def deliver(handlers: tuple[EventHandler, ...], event: Event) -> None:
         try:
             handler(event)
         except Exception:
-            log_failed_handler(handler)
-
-
-def log_failed_handler(handler: EventHandler) -> None:
-    """Log the exception being handled as ``handler``'s failure (call it in the ``except``)."""
-    _log.exception("telemetry listener %r failed", handler)
+            _log.exception("telemetry listener %r failed", handler)
 
 
 def _routes_of(

@@ -30,7 +30,6 @@ from aio_request.events import (
     RequestFinished,
     RequestStarted,
     deliver,
-    log_failed_handler,
 )
 from aio_request.http.deadline import Deadline
 from aio_request.http.priority import Priority
@@ -142,11 +141,7 @@ class CallTelemetry:
                 None,
                 self._clock.now() - started_at,
             )
-            for handler in handlers:
-                try:
-                    handler(event)
-                except Exception:
-                    log_failed_handler(handler)
+            deliver(handlers, event)
 
     def attempt_failed(self, started: AttemptStart, error: BaseException) -> None:
         """Emit :class:`AttemptFinished` for an attempt that raised or was cancelled."""
@@ -191,11 +186,7 @@ class CallTelemetry:
                 None,
                 self._clock.now() - self._started_at,
             )
-            for handler in handlers:
-                try:
-                    handler(event)
-                except Exception:
-                    log_failed_handler(handler)
+            deliver(handlers, event)
 
     def failed(self, error: BaseException) -> None:
         """Emit :class:`RequestFinished` for a call that raised or was cancelled."""
