@@ -122,18 +122,21 @@ async def test_shed_answers_never_open_the_circuit() -> None:
     assert control.state["http://s.test/"] is CircuitState.OPEN  # a plain 503 does count
 
 
+def hedging_client(answers: list[Response], clock: FakeClock) -> tuple[aio_request.Client, FakeTransport]:
+    """A client hedging every 0.5 s (3 attempts) over ``answers``, given in order."""
+    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
+    strategy = aio_request.parallel_strategy(
+        attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
+    )
+    client = aio_request.setup(
+        transport=transport, endpoint="http://s.test/", clock=clock, safe_method_strategy=strategy
+    )
+    return client, transport
+
+
 async def test_hedging_sends_a_shed_attempt_again_at_once_despite_its_retry_after() -> None:
     clock = FakeClock(autojump=True)
-    answers = [SHED, OK]
-    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
-    client = aio_request.setup(
-        transport=transport,
-        endpoint="http://s.test/",
-        clock=clock,
-        safe_method_strategy=aio_request.parallel_strategy(
-            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
-        ),
-    )
+    client, transport = hedging_client([SHED, OK], clock)
     assert await status_of(client, get("thing")) == 200
     assert len(transport.requests) == 2
     assert clock.now() == 0.0, "not at the next hedge's time (0.5 s), nor after Retry-After (1 s)"
@@ -141,16 +144,7 @@ async def test_hedging_sends_a_shed_attempt_again_at_once_despite_its_retry_afte
 
 async def test_hedging_still_waits_for_the_next_hedge_after_a_plain_rejection() -> None:
     clock = FakeClock(autojump=True)
-    answers: list[Response] = [PLAIN_503, OK]
-    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
-    client = aio_request.setup(
-        transport=transport,
-        endpoint="http://s.test/",
-        clock=clock,
-        safe_method_strategy=aio_request.parallel_strategy(
-            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
-        ),
-    )
+    client, _ = hedging_client([PLAIN_503, OK], clock)
     assert await status_of(client, get("thing")) == 200
     assert clock.now() == pytest.approx(0.5, abs=0.01)
 
@@ -158,15 +152,6 @@ async def test_hedging_still_waits_for_the_next_hedge_after_a_plain_rejection() 
 async def test_hedging_stops_on_a_plain_503_with_retry_after() -> None:
     clock = FakeClock(autojump=True)
     headers = CIMultiDictProxy(CIMultiDict({"Retry-After": "1"}))
-    answers: list[Response] = [EmptyResponse(status=503, headers=headers), OK]
-    transport = FakeTransport(lambda url, request: answers.pop(0), clock=clock)
-    client = aio_request.setup(
-        transport=transport,
-        endpoint="http://s.test/",
-        clock=clock,
-        safe_method_strategy=aio_request.parallel_strategy(
-            attempts_count=3, delays_provider=aio_request.constant_delays(delay=0.5)
-        ),
-    )
+    client, transport = hedging_client([EmptyResponse(status=503, headers=headers), OK], clock)
     assert await status_of(client, get("thing")) == 503
     assert len(transport.requests) == 1
