@@ -352,8 +352,7 @@ class OpenTelemetryListener:
     def _get_instruments(self) -> _Instruments:
         instruments = self._instruments
         if instruments is None:
-            meter = otel_metrics.get_meter(SCOPE_NAME, __version__, self._meter_provider)
-            instruments = self._instruments = _Instruments(meter)
+            instruments = self._instruments = _Instruments(self._get_meter())
         return instruments
 
     def _start(self, key: object, name: str, kind: SpanKind, attributes: Attributes) -> None:
